@@ -1,0 +1,12 @@
+"""Collects every domain's router."""
+
+from fastapi import APIRouter
+
+from listingflow.importing.endpoints import router as import_router
+from listingflow.ops.endpoints import router as ops_router
+from listingflow.product.endpoints import router as product_router
+
+router = APIRouter()
+router.include_router(ops_router)
+router.include_router(import_router)
+router.include_router(product_router)

@@ -1,0 +1,144 @@
+"""create_app(): the lifespan builds the database and cache; routers and error handlers mounted."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import structlog
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from listingflow import __version__, config
+from listingflow import db as dbmod
+from listingflow.api import router
+from listingflow.auth.service import auth_service
+from listingflow.config import Settings
+from listingflow.exceptions import ListingflowError
+from listingflow.kit.cache import MemoryCache
+from listingflow.logging import CorrelationIdMiddleware, configure_logging
+from listingflow.middleware import BodySizeLimitMiddleware
+
+log = structlog.get_logger()
+
+
+class ErrorItem(BaseModel):
+    field: str | None
+    message: str
+
+
+class ErrorOut(BaseModel):
+    """Every error: a message for people, a code for programs, per-field details."""
+
+    detail: str
+    code: str
+    errors: list[ErrorItem] = []
+
+
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorOut, "description": text}
+    for status, text in {
+        400: "Bad request",
+        401: "Missing or invalid API key",
+        404: "Not found",
+        409: "Conflict",
+        413: "Too large",
+        422: "Invalid input; `errors` names each field",
+    }.items()
+}
+
+
+def _error(status: int, code: str, detail: str, errors: list[dict[str, Any]] | None = None,
+           headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse(
+        {"detail": detail, "code": code, "errors": errors or []},
+        status_code=status,
+        headers=headers,
+    )
+
+
+def _field_path(loc: tuple[Any, ...]) -> str:
+    parts = [str(p) for p in loc]
+    if parts and parts[0] in ("body", "query", "path", "header") and len(parts) > 1:
+        parts = parts[1:]
+    return ".".join(parts)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(ListingflowError)
+    async def _listingflow_error(_: Request, exc: ListingflowError) -> JSONResponse:
+        return _error(exc.status_code, exc.code, exc.message, exc.errors, exc.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = []
+        for err in exc.errors():
+            message = str(err.get("msg", "invalid")).removeprefix("Value error, ")
+            if err.get("type") == "missing":
+                message = "is required"
+            errors.append({"field": _field_path(tuple(err.get("loc", ()))), "message": message})
+        summary = "; ".join(f"{e['field']}: {e['message']}" for e in errors[:5]) or "invalid input"
+        return _error(422, "validation_error", summary, errors)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        codes = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}
+        return _error(
+            exc.status_code,
+            codes.get(exc.status_code, "http_error"),
+            str(exc.detail),
+            headers=getattr(exc, "headers", None),
+        )
+
+    @app.exception_handler(Exception)
+    async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
+        log.error("request.unhandled", exc_info=exc)
+        return _error(500, "internal_error", "internal server error; it has been logged")
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    settings: Settings = app.state.settings
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    if settings.migrate_on_start:
+        await asyncio.to_thread(dbmod.upgrade, settings.effective_database_url)
+    database = dbmod.Database(settings)
+    app.state.db = database
+    app.state.cache = MemoryCache()
+    async with database.session() as session:
+        await auth_service.ensure_settings_webhook_secret(session)
+        await session.commit()
+    log.info("app.started", database=database.dialect, version=__version__)
+    try:
+        yield
+    finally:
+        await database.dispose()
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    if settings is not None:
+        config.settings = settings
+    settings = config.settings
+    configure_logging(settings.log_level, settings.log_json)
+    app = FastAPI(
+        title="ListingFlow",
+        version=__version__,
+        description=(
+            "Import products, optimize listings per marketplace, validate and publish them. "
+            "Keeps the v1 routes and payloads. Authenticate with `X-API-Key: <key>` or "
+            "`Authorization: Bearer <key>` (create one with `listingflow apikey create`)."
+        ),
+        lifespan=lifespan,
+        responses=ERROR_RESPONSES,
+    )
+    app.state.settings = settings
+    install_error_handlers(app)
+    app.include_router(router)
+    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(CorrelationIdMiddleware)
+    return app

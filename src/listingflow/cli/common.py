@@ -1,0 +1,56 @@
+"""What every command shares: the database for one command (one commit), consoles, errors."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import Any, TypeVar
+
+import typer
+from rich.console import Console
+
+from listingflow import config
+from listingflow import db as dbmod
+from listingflow.exceptions import ListingflowError
+from listingflow.kit.cache import MemoryCache
+from listingflow.kit.uow import UnitOfWork
+from listingflow.logging import configure_logging
+
+T = TypeVar("T")
+out = Console()  # results, for pipes
+err = Console(stderr=True)  # progress, messages
+
+
+def run(coro_fn: Callable[[], Awaitable[T]]) -> T:
+    """Run one command's coroutine; seller-facing errors become a message and exit code 1."""
+    configure_logging("WARNING", json_logs=False)
+    try:
+        return asyncio.run(coro_fn())  # type: ignore[arg-type]
+    except ListingflowError as exc:
+        err.print(f"[red]error:[/red] {exc.message}")
+        raise typer.Exit(1) from exc
+
+
+@asynccontextmanager
+async def database(*, migrate: bool = True) -> AsyncIterator[dbmod.Database]:
+    settings = config.settings
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    if migrate:
+        await asyncio.to_thread(dbmod.upgrade, settings.effective_database_url)
+    database = dbmod.Database(settings)
+    try:
+        yield database
+    finally:
+        await database.dispose()
+
+
+@asynccontextmanager
+async def unit_of_work(database: dbmod.Database, workspace_id: int) -> AsyncIterator[UnitOfWork]:
+    async with database.session() as session:
+        yield UnitOfWork(session=session, cache=MemoryCache(), workspace_id=workspace_id)
+
+
+def fail(message: str, code: int = 1) -> Any:
+    err.print(f"[red]error:[/red] {message}")
+    raise typer.Exit(code)

@@ -1,0 +1,150 @@
+"""`listingflow`: serve, import, products, db, apikey, webhook, workspace, config."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from listingflow import config
+from listingflow import db as dbmod
+from listingflow.auth.service import auth_service
+from listingflow.cli.common import database, err, fail, out, run
+from listingflow.cli.imports import import_command
+from listingflow.cli.products import products_app
+
+app = typer.Typer(
+    name="listingflow",
+    help="ListingFlow: import products, optimize listings, publish them to marketplaces.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+db_app = typer.Typer(help="Database schema: migrate and check.", no_args_is_help=True)
+apikey_app = typer.Typer(help="API keys.", no_args_is_help=True)
+webhook_app = typer.Typer(help="Webhook secrets for the n8n import webhook.", no_args_is_help=True)
+webhook_secret_app = typer.Typer(help="Create webhook secrets.", no_args_is_help=True)
+workspace_app = typer.Typer(help="Workspaces.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(apikey_app, name="apikey")
+app.add_typer(webhook_app, name="webhook")
+webhook_app.add_typer(webhook_secret_app, name="secret")
+app.add_typer(workspace_app, name="workspace")
+app.add_typer(products_app, name="products")
+app.command("import")(import_command)
+
+WorkspaceOpt = Annotated[str, typer.Option("--workspace", "-w", help="workspace slug")]
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="address to bind")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="port")] = 8000,
+    workers: Annotated[int, typer.Option(min=1, help="worker processes")] = 1,
+) -> None:
+    """Serve the API (and, as they land, the web UI)."""
+    import uvicorn
+
+    uvicorn.run(
+        "listingflow.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        access_log=False,
+    )
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Apply every migration to the configured database."""
+    url = config.settings.effective_database_url
+    config.settings.data_dir.mkdir(parents=True, exist_ok=True)
+    dbmod.upgrade(url)
+    err.print(f"database at revision {dbmod.current_revision(url)}")
+
+
+@db_app.command("check")
+def db_check() -> None:
+    """Fail (exit 1) when the models and the migrations disagree, or migrations are pending."""
+    url = config.settings.effective_database_url
+    current, head = dbmod.current_revision(url), dbmod.head_revision(url)
+    if current != head:
+        fail(f"database is at {current}, migrations at {head}: run `listingflow db upgrade`")
+    diffs = dbmod.check(url)
+    if diffs:
+        for diff in diffs:
+            err.print(f"  {diff}")
+        fail(f"{len(diffs)} difference(s) between models and migrations: write a migration")
+    err.print(f"models and migrations agree (revision {head})")
+
+
+@apikey_app.command("create")
+def apikey_create(
+    name: Annotated[str, typer.Option("--name", "-n", help="what the key is for")],
+    workspace: WorkspaceOpt = "default",
+) -> None:
+    """Create an API key; it is printed once, on stdout, and only its hash is stored."""
+
+    async def go() -> str:
+        async with database() as db, db.session() as session:
+            ws = await auth_service.get_or_create_workspace(session, workspace)
+            _, key = await auth_service.create_api_key(session, ws.id, name=name)
+            await session.commit()
+            return key
+
+    print(run(go))
+
+
+@webhook_secret_app.command("create")
+def webhook_secret_create(
+    workspace: WorkspaceOpt = "default",
+    name: Annotated[str, typer.Option(help="label")] = "n8n",
+) -> None:
+    """Create a webhook secret for a workspace; printed once, on stdout."""
+
+    async def go() -> str:
+        async with database() as db, db.session() as session:
+            ws = await auth_service.get_or_create_workspace(session, workspace)
+            secret = await auth_service.create_webhook_secret(session, ws.id, name=name)
+            await session.commit()
+            return secret.plaintext
+
+    print(run(go))
+
+
+@workspace_app.command("create")
+def workspace_create(
+    slug: Annotated[str, typer.Argument(help="short name: a-z, 0-9, - and _")],
+    name: Annotated[str | None, typer.Option(help="display name")] = None,
+) -> None:
+    """Create a workspace."""
+
+    async def go() -> int:
+        async with database() as db, db.session() as session:
+            ws = await auth_service.create_workspace(session, slug, name=name)
+            await session.commit()
+            return ws.id
+
+    workspace_id = run(go)
+    err.print(f"workspace {slug!r} created (id {workspace_id})")
+
+
+@app.command("config")
+def show_config(
+    as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
+) -> None:
+    """Print the effective settings, secrets masked."""
+    values = config.settings.masked()
+    if as_json:
+        out.print_json(json.dumps(values, default=str))
+        return
+    table = Table("setting", "value", title="ListingFlow settings (LISTINGFLOW_*)")
+    for key, value in values.items():
+        table.add_row(key, "" if value is None else str(value))
+    out.print(table)
+
+
+def main() -> None:
+    app()

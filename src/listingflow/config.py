@@ -1,0 +1,140 @@
+"""The one typed Settings object: every LISTINGFLOW_* variable and .env; defaults are embedded mode.
+
+Embedded mode needs no service at all: SQLite under ./var, in-memory cache, in-process jobs and
+the offline optimizer. Production points the same settings at PostgreSQL, Redis and a broker.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEV_SECRET_KEY = "dev-insecure-secret-key-change-me"
+
+
+def to_async_url(url: str) -> str:
+    """Turn a plain database URL into one with the async driver we ship."""
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        raise ValueError("database URL must look like sqlite:///path.db or postgresql://host/db")
+    base = scheme.split("+", 1)[0].lower()
+    if base == "sqlite":
+        return f"sqlite+aiosqlite://{rest}"
+    if base in ("postgresql", "postgres"):
+        return f"postgresql+psycopg://{rest}"
+    raise ValueError(f"unsupported database {scheme!r}: use sqlite:/// or postgresql://")
+
+
+def to_sync_url(url: str) -> str:
+    """The same database through a synchronous driver (Alembic from the CLI, benchmarks)."""
+    async_url = to_async_url(url)
+    return async_url.replace("sqlite+aiosqlite://", "sqlite://", 1)
+
+
+class Settings(BaseSettings):
+    """Everything configurable. Secrets are SecretStr and never printed unmasked."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="LISTINGFLOW_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    environment: Literal["development", "test", "production"] = "development"
+    data_dir: Path = Path("var")
+    database_url: str | None = Field(
+        default=None, description="sqlite:///path.db or postgresql://user@host/db"
+    )
+    database_read_url: str | None = Field(default=None, description="read replica (optional)")
+    db_pool_size: int = Field(default=10, ge=1)
+    db_max_overflow: int = Field(default=10, ge=0)
+    db_pool_timeout: float = Field(default=30.0, gt=0)
+    db_pool_recycle: int = Field(default=1800, ge=-1)
+    db_echo: bool = False
+    migrate_on_start: bool = True
+
+    secret_key: SecretStr = SecretStr(DEV_SECRET_KEY)
+    webhook_secret: SecretStr | None = None
+    webhook_signature_tolerance: int = Field(default=300, ge=1, description="seconds")
+
+    redis_url: str | None = None
+    broker_url: str | None = None
+    cache_ttl_stats: int = 600
+    cache_ttl_list: int = 300
+    cache_ttl_session: int = 3600
+
+    max_body_bytes: int = Field(default=20 * 1024 * 1024, ge=1024)
+    max_batch_items: int = Field(default=10_000, ge=1)
+    import_chunk_size: int = Field(default=1000, ge=1, le=10_000)
+    max_page_size: int = Field(default=100, ge=1)
+
+    url_fetch_timeout: float = Field(default=10.0, gt=0)
+    url_fetch_max_bytes: int = Field(default=5_000_000, ge=1024)
+    url_fetch_allow_private: bool = Field(
+        default=False, description="allow product-page URLs on private addresses (tests only)"
+    )
+
+    log_level: str = "INFO"
+    log_json: bool = False
+
+    @field_validator("database_url", "database_read_url")
+    @classmethod
+    def _known_database(cls, value: str | None) -> str | None:
+        if value:
+            to_async_url(value)
+        return value or None
+
+    @model_validator(mode="after")
+    def _refuse_default_secret(self) -> Settings:
+        if self.environment == "production" and (
+            self.secret_key.get_secret_value() == DEV_SECRET_KEY
+            or len(self.secret_key.get_secret_value()) < 32
+        ):
+            raise ValueError(
+                "LISTINGFLOW_SECRET_KEY must be set to a random value of 32+ characters in production"
+            )
+        return self
+
+    @property
+    def effective_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{(self.data_dir / 'listingflow.db').as_posix()}"
+
+    @property
+    def async_database_url(self) -> str:
+        return to_async_url(self.effective_database_url)
+
+    @property
+    def async_database_read_url(self) -> str | None:
+        return to_async_url(self.database_read_url) if self.database_read_url else None
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.async_database_url.startswith("sqlite")
+
+    def masked(self) -> dict[str, Any]:
+        """Effective settings for display: secrets and URL passwords masked."""
+        out: dict[str, Any] = {}
+        for name in type(self).model_fields:
+            value = getattr(self, name)
+            if isinstance(value, SecretStr):
+                value = "**********" if value.get_secret_value() else ""
+            elif isinstance(value, str) and "://" in value:
+                value = _mask_url(value)
+            elif isinstance(value, Path):
+                value = str(value)
+            out[name] = value
+        out["effective_database_url"] = _mask_url(self.effective_database_url)
+        return out
+
+
+def _mask_url(url: str) -> str:
+    scheme, sep, rest = url.partition("://")
+    if not sep or "@" not in rest:
+        return url
+    creds, _, host = rest.rpartition("@")
+    user, has_password, _ = creds.partition(":")
+    return f"{scheme}://{user}{':****' if has_password else ''}@{host}"
+
+
+settings = Settings()

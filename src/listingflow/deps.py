@@ -1,0 +1,74 @@
+"""FastAPI dependencies shared by the routers: sessions, cache, the caller's workspace."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import Depends, Request, Security
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from listingflow.auth.service import auth_service
+from listingflow.db import Database
+from listingflow.exceptions import Unauthorized
+from listingflow.kit.cache import Cache
+from listingflow.kit.uow import UnitOfWork
+
+api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False, scheme_name="ApiKeyHeader")
+bearer = HTTPBearer(auto_error=False, scheme_name="BearerApiKey")
+
+
+def get_database(request: Request) -> Database:
+    db: Database = request.app.state.db
+    return db
+
+
+def get_cache(request: Request) -> Cache:
+    cache: Cache = request.app.state.cache
+    return cache
+
+
+async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
+    """A session on the primary; the endpoint commits, anything else is rolled back on close."""
+    async with get_database(request).sessionmaker() as session:
+        yield session
+
+
+async def get_read_session(request: Request) -> AsyncIterator[AsyncSession]:
+    """A session for read-only work (the read replica when one is configured)."""
+    async with get_database(request).read_sessionmaker() as session:
+        yield session
+
+
+async def current_workspace_id(
+    request: Request,
+    x_api_key: Annotated[str | None, Security(api_key_header)] = None,
+    authorization: Annotated[HTTPAuthorizationCredentials | None, Security(bearer)] = None,
+) -> int:
+    """The workspace of the API key sent as `X-API-Key: <key>` or `Authorization: Bearer <key>`."""
+    presented = x_api_key or (authorization.credentials if authorization else None)
+    if not presented:
+        raise Unauthorized(
+            "an API key is required: send X-API-Key: <key> or Authorization: Bearer <key>",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    async with get_database(request).read_sessionmaker() as session:
+        workspace_id = await auth_service.authenticate_api_key(session, presented)
+    request.state.workspace_id = workspace_id
+    return workspace_id
+
+
+async def get_uow(
+    session: Annotated[AsyncSession, Depends(get_session)],
+    cache: Annotated[Cache, Depends(get_cache)],
+    workspace_id: Annotated[int, Depends(current_workspace_id)],
+) -> UnitOfWork:
+    return UnitOfWork(session=session, cache=cache, workspace_id=workspace_id)
+
+
+WorkspaceId = Annotated[int, Depends(current_workspace_id)]
+ReadSession = Annotated[AsyncSession, Depends(get_read_session)]
+WriteSession = Annotated[AsyncSession, Depends(get_session)]
+CacheDep = Annotated[Cache, Depends(get_cache)]
+Uow = Annotated[UnitOfWork, Depends(get_uow)]

@@ -1,0 +1,66 @@
+"""One error hierarchy; the HTTP status lives on the class. Handlers render one JSON shape."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class ListingflowError(Exception):
+    """An expected failure with a message a seller understands."""
+
+    status_code = 400
+    code = "bad_request"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        field: str | None = None,
+        errors: list[dict[str, Any]] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+        self.errors = errors or ([{"field": field, "message": message}] if field else [])
+        self.headers = headers
+
+
+class BadRequest(ListingflowError):
+    status_code = 400
+    code = "bad_request"
+
+
+class Unauthorized(ListingflowError):
+    status_code = 401
+    code = "unauthorized"
+
+
+class Forbidden(ListingflowError):
+    status_code = 403
+    code = "forbidden"
+
+
+class NotFound(ListingflowError):
+    status_code = 404
+    code = "not_found"
+
+
+class Conflict(ListingflowError):
+    status_code = 409
+    code = "conflict"
+
+
+class PayloadTooLarge(ListingflowError):
+    status_code = 413
+    code = "payload_too_large"
+
+
+class ValidationFailed(ListingflowError):
+    status_code = 422
+    code = "validation_error"
+
+
+class UpstreamUnavailable(ListingflowError):
+    status_code = 502
+    code = "upstream_error"

@@ -1,0 +1,234 @@
+"""The one import service every path goes through: validate, upsert by chunk, count, report.
+
+Each chunk is one transaction (the boundary's `checkpoint` commits it), so an import interrupted
+half-way keeps every whole chunk before the failure and nothing of the chunk that failed.
+Re-importing a known (source_platform, source_id) updates it in place; unchanged content is not
+rewritten.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from collections.abc import Awaitable, Callable, Iterable, Iterator
+from datetime import datetime
+from typing import Any
+
+import structlog
+from pydantic import ValidationError
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from listingflow import config
+from listingflow.importing.repository import import_repository
+from listingflow.importing.schemas import ImportSummary, ItemError, ItemResult, ProductIn
+from listingflow.integrations.sources.base import SourceRow
+from listingflow.job.service import job_service
+from listingflow.kit.jsonutil import content_hash
+from listingflow.kit.models import utcnow
+from listingflow.models import Job, JobKind, ProductStatus
+
+log = structlog.get_logger()
+
+Checkpoint = Callable[[], Awaitable[None]]
+MAX_REPORTED_ERRORS = 1000
+_HASHED_FIELDS = (
+    "source_url",
+    "title",
+    "description",
+    "category",
+    "brand",
+    "price",
+    "currency",
+    "images",
+    "attributes",
+)
+
+
+def errors_from_validation(exc: ValidationError, index: int) -> list[ItemError]:
+    """Pydantic errors as seller-readable ItemErrors with a dotted field path."""
+    out = []
+    for err in exc.errors():
+        field = ".".join(str(part) for part in err["loc"]) or None
+        message = str(err["msg"]).removeprefix("Value error, ")
+        if err["type"] == "missing":
+            message = "is required"
+        out.append(ItemError(index=index, field=field, message=message))
+    return out
+
+
+def validate_row(
+    row: SourceRow, *, platform: str | None, override_platform: bool
+) -> tuple[ProductIn | None, list[ItemError]]:
+    if row.error is not None:
+        return None, [ItemError(index=row.index, field=row.error.field, message=row.error.message)]
+    data = row.data
+    if platform and (override_platform or not data.get("source_platform")):
+        data = {**data, "source_platform": platform}
+    try:
+        return ProductIn.model_validate(data), []
+    except ValidationError as exc:
+        return None, errors_from_validation(exc, row.index)
+
+
+def _db_row(product: ProductIn, workspace_id: int, now: datetime) -> dict[str, Any]:
+    values = product.model_dump()
+    values["content_hash"] = content_hash({name: values[name] for name in _HASHED_FIELDS})
+    values["workspace_id"] = workspace_id
+    values["status"] = ProductStatus.IMPORTED.value
+    values["created_at"] = now
+    values["updated_at"] = now
+    return values
+
+
+class ImportService:
+    async def import_rows(
+        self,
+        session: AsyncSession,
+        workspace_id: int,
+        rows: Iterable[SourceRow],
+        *,
+        checkpoint: Checkpoint,
+        source: str,
+        platform: str | None = None,
+        override_platform: bool = False,
+        collect_results: bool = False,
+        on_progress: Callable[[int], None] | None = None,
+        chunk_size: int | None = None,
+        params: dict[str, Any] | None = None,
+    ) -> ImportSummary:
+        """Import rows as a job. Reading and validating a chunk runs in a worker thread so that a
+        large file never blocks the event loop; the upsert of each chunk is one statement."""
+        size = chunk_size or config.settings.import_chunk_size
+        job = await job_service.start(
+            session, workspace_id, kind=JobKind.IMPORT, source=source, params=params
+        )
+        await checkpoint()
+        summary = ImportSummary(job_id=job.id)
+        iterator = iter(rows)
+        error: str | None = None
+        while True:
+            chunk = await asyncio.to_thread(
+                self._validate_chunk, iterator, size, platform, override_platform
+            )
+            if chunk is None:
+                break
+            products, failures = chunk
+            try:
+                await self._write_chunk(
+                    session, workspace_id, products, failures, summary, job, collect_results
+                )
+                await checkpoint()
+            except DBAPIError as exc:
+                await session.rollback()
+                first = products[0][0] if products else (failures[0].index if failures else 0)
+                error = (
+                    f"database error at the chunk starting with item {first} "
+                    f"({type(exc.orig).__name__}); {summary.total} items before it were imported"
+                )
+                log.error("import.chunk_failed", job_id=job.id, first_item=first, exc_info=exc)
+                break
+            if on_progress is not None:
+                on_progress(summary.total)
+        job = await job_service.get(session, workspace_id, job.id)  # fresh after any rollback
+        job_service.finish(job, error=error, result=self._job_result(summary))
+        await checkpoint()
+        log.info(
+            "import.finished",
+            job_id=job.id,
+            workspace_id=workspace_id,
+            source=source,
+            created=summary.created,
+            updated=summary.updated,
+            unchanged=summary.unchanged,
+            failed=summary.failed,
+        )
+        return summary
+
+    @staticmethod
+    def _validate_chunk(
+        iterator: Iterator[SourceRow], size: int, platform: str | None, override: bool
+    ) -> tuple[list[tuple[int, ProductIn]], list[ItemError]] | None:
+        batch = list(itertools.islice(iterator, size))
+        if not batch:
+            return None
+        products: list[tuple[int, ProductIn]] = []
+        failures: list[ItemError] = []
+        for row in batch:
+            product, errors = validate_row(row, platform=platform, override_platform=override)
+            if product is None:
+                failures.extend(errors or [ItemError(index=row.index, field=None, message="?")])
+            else:
+                products.append((row.index, product))
+        return products, failures
+
+    async def _write_chunk(
+        self,
+        session: AsyncSession,
+        workspace_id: int,
+        products: list[tuple[int, ProductIn]],
+        failures: list[ItemError],
+        summary: ImportSummary,
+        job: Job,
+        collect_results: bool,
+    ) -> None:
+        now = utcnow()
+        # One statement cannot touch a row twice: within a chunk the last occurrence wins.
+        latest: dict[tuple[str, str], dict[str, Any]] = {}
+        for _, product in products:
+            latest[(product.source_platform, product.source_id)] = _db_row(
+                product, workspace_id, now
+            )
+        outcome = await import_repository.upsert_products(session, list(latest.values()), now)
+        counts = {"created": 0, "updated": 0, "unchanged": 0}
+        for _, status in outcome.values():
+            counts[status] += 1
+        summary.created += counts["created"]
+        summary.updated += counts["updated"]
+        summary.unchanged += counts["unchanged"] + (len(products) - len(latest))
+        failed_indexes = sorted({e.index for e in failures})
+        summary.failed += len(failed_indexes)
+        summary.total += len(products) + len(failed_indexes)
+        if len(summary.errors) < MAX_REPORTED_ERRORS:
+            summary.errors.extend(failures[: MAX_REPORTED_ERRORS - len(summary.errors)])
+        job_service.count(job, succeeded=len(products), failed=len(failed_indexes))
+        await session.flush()
+        if not collect_results:
+            return
+        results = summary.results
+        for index, product in products:
+            key = (product.source_platform, product.source_id)
+            product_id, status = outcome[key]
+            results.append(
+                ItemResult(
+                    index=index, source_id=product.source_id, status=status, product_id=product_id
+                )  # type: ignore[arg-type]
+            )
+        by_index: dict[int, list[ItemError]] = {}
+        for err in failures:
+            by_index.setdefault(err.index, []).append(err)
+        for index, errs in by_index.items():
+            results.append(ItemResult(index=index, status="failed", errors=errs))
+        results.sort(key=lambda r: r.index)
+
+    @staticmethod
+    def _job_result(summary: ImportSummary) -> dict[str, Any]:
+        return {
+            "created": summary.created,
+            "updated": summary.updated,
+            "unchanged": summary.unchanged,
+            "failed": summary.failed,
+            "errors": [e.model_dump() for e in summary.errors[:100]],
+        }
+
+    async def import_one(
+        self, session: AsyncSession, workspace_id: int, product: ProductIn
+    ) -> tuple[int, str]:
+        """A single product (v1 POST /api/import/product): no job, one upsert."""
+        now = utcnow()
+        row = _db_row(product, workspace_id, now)
+        outcome = await import_repository.upsert_products(session, [row], now)
+        return outcome[(product.source_platform, product.source_id)]
+
+
+import_service = ImportService()

@@ -1,0 +1,1 @@
+"""Domain-free helpers: model bases, JSON, cache, pagination cursors."""

@@ -1,0 +1,82 @@
+"""Cache behind one small interface: in-process now, Redis when configured (scale-out issue).
+
+Keys come from one builder; every entry has a TTL; values are JSON. Invalidation is by a
+per-workspace generation counter bumped after each committed write, so a reader never sees
+data older than its own last write.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any, Protocol
+
+from listingflow.kit import jsonutil
+
+
+class Cache(Protocol):
+    async def get(self, key: str) -> Any | None: ...
+    async def set(self, key: str, value: Any, ttl: int) -> None: ...
+    async def incr(self, key: str) -> int: ...
+    async def delete(self, key: str) -> None: ...
+
+
+class MemoryCache:
+    """A dict with expiry times; bounded so a busy process cannot grow it without limit."""
+
+    def __init__(self, max_entries: int = 10_000) -> None:
+        self._data: dict[str, tuple[float, bytes]] = {}
+        self._lock = threading.Lock()
+        self._max = max_entries
+        self.hits = 0
+        self.misses = 0
+
+    async def get(self, key: str) -> Any | None:
+        now = time.monotonic()
+        with self._lock:
+            item = self._data.get(key)
+            if item is None or item[0] < now:
+                if item is not None:
+                    del self._data[key]
+                self.misses += 1
+                return None
+            self.hits += 1
+            return jsonutil.loads(item[1])
+
+    async def set(self, key: str, value: Any, ttl: int) -> None:
+        with self._lock:
+            if len(self._data) >= self._max:
+                self._evict()
+            self._data[key] = (time.monotonic() + ttl, jsonutil.dumps(value))
+
+    async def incr(self, key: str) -> int:
+        with self._lock:
+            _, raw = self._data.get(key, (0.0, b"0"))
+            value = int(jsonutil.loads(raw)) + 1
+            self._data[key] = (float("inf"), jsonutil.dumps(value))
+            return value
+
+    async def delete(self, key: str) -> None:
+        with self._lock:
+            self._data.pop(key, None)
+
+    def _evict(self) -> None:
+        now = time.monotonic()
+        for key in [k for k, (exp, _) in self._data.items() if exp < now]:
+            del self._data[key]
+        while len(self._data) >= self._max:
+            self._data.pop(next(iter(self._data)))
+
+
+def cache_key(*parts: object) -> str:
+    """The one key builder: 'lf:' + parts joined by ':'."""
+    return "lf:" + ":".join(str(p) for p in parts)
+
+
+async def workspace_generation(cache: Cache, workspace_id: int) -> int:
+    value = await cache.get(cache_key("gen", workspace_id))
+    return int(value) if value is not None else 0
+
+
+async def bump_workspace_generation(cache: Cache, workspace_id: int) -> None:
+    await cache.incr(cache_key("gen", workspace_id))

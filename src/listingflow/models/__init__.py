@@ -1,0 +1,23 @@
+"""Every table, one module each; importing this package registers them all on Base.metadata."""
+
+from listingflow.kit.models import Base
+from listingflow.models.api_key import ApiKey
+from listingflow.models.job import Job, JobKind, JobStatus
+from listingflow.models.product import Product, ProductStatus
+from listingflow.models.webhook_delivery import WebhookDelivery
+from listingflow.models.webhook_secret import WebhookSecret
+from listingflow.models.workspace import DEFAULT_WORKSPACE_SLUG, Workspace
+
+__all__ = [
+    "DEFAULT_WORKSPACE_SLUG",
+    "ApiKey",
+    "Base",
+    "Job",
+    "JobKind",
+    "JobStatus",
+    "Product",
+    "ProductStatus",
+    "WebhookDelivery",
+    "WebhookSecret",
+    "Workspace",
+]

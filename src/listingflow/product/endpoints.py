@@ -1,0 +1,72 @@
+"""Product routes (v1 contract): list newest first, stats, detail, delete."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from listingflow import config
+from listingflow.deps import CacheDep, ReadSession, Uow, WorkspaceId
+from listingflow.exceptions import ValidationFailed
+from listingflow.models import ProductStatus
+from listingflow.product.repository import ProductFilter
+from listingflow.product.schemas import ProductOut, ProductPage, ProductStats
+from listingflow.product.service import product_service
+
+router = APIRouter(prefix="/api/products", tags=["products"])
+
+
+@router.get("", response_model=ProductPage, summary="List products, newest first")
+async def list_products(
+    session: ReadSession,
+    cache: CacheDep,
+    workspace_id: WorkspaceId,
+    page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
+    page_size: Annotated[int, Query(ge=1, le=100)] = 20,
+    status: Annotated[str | None, Query(description="imported, optimized, ...")] = None,
+    source: Annotated[str | None, Query(description="source platform, e.g. allegro")] = None,
+    q: Annotated[str | None, Query(max_length=200, description="search title and source id")] = None,
+    cursor: Annotated[
+        str | None, Query(description="next_cursor of the previous page: fast at any depth")
+    ] = None,
+) -> ProductPage:
+    """`page` works as in v1 (it skips rows, so deep pages get slower); pass `cursor` from
+    `next_cursor` to walk any depth at constant cost."""
+    if status and status not in {s.value for s in ProductStatus}:
+        allowed = ", ".join(s.value for s in ProductStatus)
+        raise ValidationFailed(f"status must be one of {allowed}", field="status")
+    page_size = min(page_size, config.settings.max_page_size)
+    flt = ProductFilter(
+        status=status or None,
+        source_platform=source.lower() if source else None,
+        q=q.strip() if q and q.strip() else None,
+    )
+    return await product_service.list_products(
+        session,
+        workspace_id,
+        cache=cache,
+        flt=flt,
+        page=page,
+        page_size=page_size,
+        cursor=cursor,
+    )
+
+
+@router.get("/stats/summary", response_model=ProductStats, summary="Dashboard counts")
+async def stats_summary(
+    session: ReadSession, cache: CacheDep, workspace_id: WorkspaceId
+) -> ProductStats:
+    return await product_service.stats(session, workspace_id, cache=cache)
+
+
+@router.get("/{product_id}", response_model=ProductOut, summary="One product")
+async def get_product(product_id: int, session: ReadSession, workspace_id: WorkspaceId) -> ProductOut:
+    return ProductOut.of(await product_service.get(session, workspace_id, product_id))
+
+
+@router.delete("/{product_id}", summary="Delete a product")
+async def delete_product(product_id: int, uow: Uow) -> dict[str, str]:
+    await product_service.delete(uow.session, uow.workspace_id, product_id)
+    await uow.commit()
+    return {"status": "success", "message": "Product deleted"}
