@@ -25,7 +25,9 @@ from listingflow.app import create_app
 from listingflow.auth.service import auth_service
 from listingflow.config import Settings
 
-PG_ADMIN_URL = os.environ.get("LISTINGFLOW_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+PG_ADMIN_URL = os.environ.get(
+    "LISTINGFLOW_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
 REQUIRE_SERVICES = os.environ.get("LISTINGFLOW_REQUIRE_SERVICES") == "1"
 WEBHOOK_SECRET = "test-webhook-secret-0123456789"
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
@@ -43,7 +45,9 @@ def _pg_available() -> bool:
 def pg_url() -> Iterator[str]:
     if not _pg_available():
         if REQUIRE_SERVICES:
-            pytest.fail(f"PostgreSQL is required (LISTINGFLOW_REQUIRE_SERVICES=1) at {PG_ADMIN_URL}")
+            pytest.fail(
+                f"PostgreSQL is required (LISTINGFLOW_REQUIRE_SERVICES=1) at {PG_ADMIN_URL}"
+            )
         pytest.skip("PostgreSQL not available")
     name = f"listingflow_test_{secrets.token_hex(4)}"
     with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:

@@ -12,7 +12,7 @@ from typing import Any, Literal
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-DEV_SECRET_KEY = "dev-insecure-secret-key-change-me"
+DEV_SECRET_KEY = "dev-insecure-secret-key-change-me"  # noqa: S105 (refused in production)
 
 
 def to_async_url(url: str) -> str:
@@ -92,7 +92,8 @@ class Settings(BaseSettings):
             or len(self.secret_key.get_secret_value()) < 32
         ):
             raise ValueError(
-                "LISTINGFLOW_SECRET_KEY must be set to a random value of 32+ characters in production"
+                "LISTINGFLOW_SECRET_KEY must be set to a random value of 32+ characters "
+                "in production"
             )
         return self
 

@@ -1,4 +1,4 @@
-"""Engines (primary, optional read replica), session factories, migrations and the session dependency.
+"""Engines (primary, optional read replica), session factories and migrations.
 
 The boundary owns the transaction: a request, task or CLI command commits once at the end, or
 rolls back. Services and repositories only flush.
@@ -18,7 +18,12 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
 from sqlalchemy.pool import NullPool
 
 from listingflow.config import Settings, to_async_url, to_sync_url
@@ -165,6 +170,7 @@ def check(url: str) -> list[str]:
 def _without_sqlite_index_order(diffs: list[Any]) -> list[Any]:
     """SQLite does not reflect DESC in index columns; an index dropped and re-added under the
     same name is that blind spot, not drift (PostgreSQL compares it for real)."""
+
     def name(diff: Any) -> str | None:
         if isinstance(diff, tuple) and diff[0] in ("add_index", "remove_index"):
             return str(diff[1].name)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import httpx
-
 from tests.factories import product_payload
 
 
@@ -79,7 +78,10 @@ async def test_batch_imports_good_items_and_reports_bad_ones(client: httpx.Async
 async def test_batch_duplicate_source_ids_in_one_request_keep_the_last(
     client: httpx.AsyncClient,
 ) -> None:
-    items = [product_payload(source_id="D-1", title="first"), product_payload(source_id="D-1", title="second")]
+    items = [
+        product_payload(source_id="D-1", title="first"),
+        product_payload(source_id="D-1", title="second"),
+    ]
     body = (await client.post("/api/import/batch", json=items)).json()
     assert body["success_count"] == 2
     listing = (await client.get("/api/products")).json()

@@ -21,8 +21,8 @@ from listingflow.kit.models import utcnow
 from listingflow.models import DEFAULT_WORKSPACE_SLUG, ApiKey, WebhookSecret, Workspace
 
 API_KEY_PREFIX = "lf_"
-WEBHOOK_SECRET_PREFIX = "whsec_"
-SETTINGS_SECRET_NAME = "LISTINGFLOW_WEBHOOK_SECRET"
+WEBHOOK_SECRET_PREFIX = "whsec_"  # noqa: S105 (a prefix, not a secret)
+SETTINGS_SECRET_NAME = "LISTINGFLOW_WEBHOOK_SECRET"  # noqa: S105 (a label)
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 _SIGNATURE_PART = re.compile(r"^[0-9a-f]{64}$")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from typing import Any, TypeVar
+from typing import NoReturn, TypeVar
 
 import typer
 from rich.console import Console
@@ -19,7 +19,7 @@ from listingflow.logging import configure_logging
 
 T = TypeVar("T")
 out = Console()  # results, for pipes
-err = Console(stderr=True)  # progress, messages
+err = Console(stderr=True, soft_wrap=True)  # progress, messages (never wrapped mid-word)
 
 
 def run(coro_fn: Callable[[], Awaitable[T]]) -> T:
@@ -51,6 +51,6 @@ async def unit_of_work(database: dbmod.Database, workspace_id: int) -> AsyncIter
         yield UnitOfWork(session=session, cache=MemoryCache(), workspace_id=workspace_id)
 
 
-def fail(message: str, code: int = 1) -> Any:
+def fail(message: str, code: int = 1) -> NoReturn:
     err.print(f"[red]error:[/red] {message}")
     raise typer.Exit(code)

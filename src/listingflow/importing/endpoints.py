@@ -140,7 +140,7 @@ async def import_webhook(
 async def import_product(product: ProductIn, uow: Uow) -> SingleImportResponse:
     product_id, result = await import_service.import_one(uow.session, uow.workspace_id, product)
     await uow.commit()
-    return SingleImportResponse(product_id=product_id, result=result)  # type: ignore[arg-type]
+    return SingleImportResponse(product_id=product_id, result=result)
 
 
 @router.post(

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select, tuple_
+from sqlalchemy import Table, select, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from listingflow.models import Product
 
-_TABLE = Product.__table__
+_TABLE = cast(Table, Product.__table__)
 _CONTENT_COLUMNS = (
     "source_url",
     "title",
@@ -41,11 +41,11 @@ class ImportRepository:
             return {}
         dialect = session.bind.dialect.name if session.bind else "sqlite"
         insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-        stmt = insert(_TABLE)
-        stmt = stmt.on_conflict_do_update(
+        ins = insert(_TABLE)
+        stmt = ins.on_conflict_do_update(
             index_elements=["workspace_id", "source_platform", "source_id"],
-            set_={name: stmt.excluded[name] for name in _CONTENT_COLUMNS},
-            where=_TABLE.c.content_hash != stmt.excluded.content_hash,
+            set_={name: ins.excluded[name] for name in _CONTENT_COLUMNS},
+            where=_TABLE.c.content_hash != ins.excluded.content_hash,
         ).returning(_TABLE.c.id, _TABLE.c.source_platform, _TABLE.c.source_id, _TABLE.c.created_at)
         result = await session.execute(stmt, list(rows))
         outcome: dict[tuple[str, str], tuple[int, str]] = {}

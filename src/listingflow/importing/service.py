@@ -202,7 +202,7 @@ class ImportService:
             results.append(
                 ItemResult(
                     index=index, source_id=product.source_id, status=status, product_id=product_id
-                )  # type: ignore[arg-type]
+                )
             )
         by_index: dict[int, list[ItemError]] = {}
         for err in failures:

@@ -1,4 +1,4 @@
-"""The boundary's unit of work: one session, one commit, then cache invalidation for the workspace."""
+"""The boundary's unit of work: one session, one commit, then the workspace's cache invalidation."""
 
 from __future__ import annotations
 

@@ -26,7 +26,9 @@ async def list_products(
     page_size: Annotated[int, Query(ge=1, le=100)] = 20,
     status: Annotated[str | None, Query(description="imported, optimized, ...")] = None,
     source: Annotated[str | None, Query(description="source platform, e.g. allegro")] = None,
-    q: Annotated[str | None, Query(max_length=200, description="search title and source id")] = None,
+    q: Annotated[
+        str | None, Query(max_length=200, description="search title and source id")
+    ] = None,
     cursor: Annotated[
         str | None, Query(description="next_cursor of the previous page: fast at any depth")
     ] = None,
@@ -61,7 +63,9 @@ async def stats_summary(
 
 
 @router.get("/{product_id}", response_model=ProductOut, summary="One product")
-async def get_product(product_id: int, session: ReadSession, workspace_id: WorkspaceId) -> ProductOut:
+async def get_product(
+    product_id: int, session: ReadSession, workspace_id: WorkspaceId
+) -> ProductOut:
     return ProductOut.of(await product_service.get(session, workspace_id, product_id))
 
 

@@ -66,7 +66,9 @@ class ProductRepository:
         query = self._filtered(select(func.count()).select_from(Product), workspace_id, flt)
         return int((await session.execute(query)).scalar_one())
 
-    async def get(self, session: AsyncSession, workspace_id: int, product_id: int) -> Product | None:
+    async def get(
+        self, session: AsyncSession, workspace_id: int, product_id: int
+    ) -> Product | None:
         result = await session.execute(
             select(Product).where(Product.id == product_id, Product.workspace_id == workspace_id)
         )

@@ -1,4 +1,4 @@
-"""Catalog use cases: list (keyset or v1 page), detail, delete, stats; counts cached per workspace."""
+"""Catalog use cases: list (keyset or v1 page), detail, delete, stats; counts cached."""
 
 from __future__ import annotations
 
@@ -82,7 +82,9 @@ class ProductService:
         if not await product_repository.delete(session, workspace_id, product_id):
             raise NotFound(f"product {product_id} not found")
 
-    async def stats(self, session: AsyncSession, workspace_id: int, *, cache: Cache) -> ProductStats:
+    async def stats(
+        self, session: AsyncSession, workspace_id: int, *, cache: Cache
+    ) -> ProductStats:
         generation = await workspace_generation(cache, workspace_id)
         key = cache_key("stats", workspace_id, generation)
         cached = await cache.get(key)
@@ -105,9 +107,7 @@ class ProductService:
             optimized_products=by_status[ProductStatus.OPTIMIZED.value],
             published_products=by_status[ProductStatus.PUBLISHED.value],
             failed_products=by_status[ProductStatus.FAILED.value],
-            average_optimization_score=(
-                round(score_sum / score_count, 1) if score_count else None
-            ),
+            average_optimization_score=(round(score_sum / score_count, 1) if score_count else None),
             recent_imports=recent_imports,
             recent_publishes=recent_publishes,
             by_status=by_status,
