@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, File, Form, Header, Request, UploadFile
+from fastapi import APIRouter, File, Form, Header, Request, Response, UploadFile
+from pydantic import BaseModel
 
 from listingflow import config
 from listingflow.auth.service import auth_service
@@ -80,7 +81,7 @@ async def _import(
     source: str,
     platform: str | None,
     override_platform: bool,
-) -> BatchImportResponse:
+) -> Response:
     summary = await import_service.import_rows(
         uow.session,
         uow.workspace_id,
@@ -91,7 +92,12 @@ async def _import(
         override_platform=override_platform,
         collect_results=True,
     )
-    return BatchImportResponse.of(summary)
+    return _json(BatchImportResponse.of(summary))
+
+
+def _json(model: BaseModel) -> Response:
+    """Serialized once by pydantic-core: FastAPI would re-validate thousands of item results."""
+    return Response(model.model_dump_json(), media_type="application/json")
 
 
 @router.post(
@@ -106,7 +112,7 @@ async def import_webhook(
     cache: CacheDep,
     x_webhook_secret: Annotated[str | None, Header()] = None,
     x_signature: Annotated[str | None, Header()] = None,
-) -> BatchImportResponse:
+) -> Response:
     """No API key here: the caller proves itself with the workspace's webhook secret, either
     as `X-Webhook-Secret` (v1) or as `X-Signature: t=<unix>,v1=<hex HMAC-SHA256 of
     "<t>.<raw body>">` (5-minute window; each signature is accepted once)."""
@@ -154,7 +160,7 @@ async def import_product(product: ProductIn, uow: Uow) -> SingleImportResponse:
     },
     summary="Import a JSON list of products; bad items are reported, good ones imported",
 )
-async def import_batch(request: Request, uow: Uow, source: str = "allegro") -> BatchImportResponse:
+async def import_batch(request: Request, uow: Uow, source: str = "allegro") -> Response:
     rows = _product_rows(_json_body(await request.body()), "body")
     return await _import(
         uow, rows, source=f"batch:{source}", platform=source.lower(), override_platform=False
@@ -171,7 +177,7 @@ async def import_file(
     file: Annotated[UploadFile, File(description="CSV, TSV, XLSX, JSON or JSONL")],
     source_platform: Annotated[str | None, Form()] = None,
     mapping: Annotated[UploadFile | None, File(description="column mapping JSON")] = None,
-) -> BatchImportResponse:
+) -> Response:
     from listingflow.importing.files import file_rows
 
     rows = await file_rows(file, mapping)
@@ -185,7 +191,7 @@ async def import_file(
         override_platform=bool(source_platform),
         params={"filename": file.filename},
     )
-    return BatchImportResponse.of(summary)
+    return _json(BatchImportResponse.of(summary))
 
 
 @router.post(

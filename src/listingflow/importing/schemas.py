@@ -22,8 +22,11 @@ def _blank_to_none(value: Any) -> Any:
     return value
 
 
+_URL = re.compile(r"^https?://[^\s/$.?#][^\s]*$", re.IGNORECASE)
+
+
 def _check_url(value: str, field: str) -> str:
-    if not re.match(r"^https?://[^\s/$.?#][^\s]*$", value, re.IGNORECASE):
+    if not _URL.match(value):
         raise ValueError(f"{field} must be an http(s) URL, got {value[:80]!r}")
     if len(value) > 2048:
         raise ValueError(f"{field} is longer than 2048 characters")
@@ -190,7 +193,12 @@ class BatchImportResponse(BaseModel):
     created: int
     updated: int
     unchanged: int
-    results: list[ItemResult]
+    results: list[ItemResult] = Field(
+        description="One per item for JSON batches and the webhook; empty for file imports."
+    )
+    errors: list[ItemError] = Field(
+        default_factory=list, description=f"The first {1000} item errors, by row or index."
+    )
 
     @classmethod
     def of(cls, summary: ImportSummary) -> BatchImportResponse:
@@ -206,6 +214,7 @@ class BatchImportResponse(BaseModel):
             updated=summary.updated,
             unchanged=summary.unchanged,
             results=summary.results,
+            errors=summary.errors,
         )
 
 

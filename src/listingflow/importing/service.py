@@ -9,8 +9,10 @@ rewritten.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 from collections.abc import Awaitable, Callable, Iterable, Iterator
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -20,7 +22,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from listingflow import config
-from listingflow.importing.repository import import_repository
+from listingflow.importing.repository import UpsertStatus, import_repository
 from listingflow.importing.schemas import ImportSummary, ItemError, ItemResult, ProductIn
 from listingflow.integrations.sources.base import SourceRow
 from listingflow.job.service import job_service
@@ -73,12 +75,52 @@ def validate_row(
 
 def _db_row(product: ProductIn, workspace_id: int, now: datetime) -> dict[str, Any]:
     values = product.model_dump()
-    values["content_hash"] = content_hash({name: values[name] for name in _HASHED_FIELDS})
+    values["content_hash"] = content_hash([values[name] for name in _HASHED_FIELDS])
     values["workspace_id"] = workspace_id
     values["status"] = ProductStatus.IMPORTED.value
     values["created_at"] = now
     values["updated_at"] = now
     return values
+
+
+@dataclass(slots=True)
+class PreparedChunk:
+    """A chunk read and validated off the event loop, ready for one upsert statement."""
+
+    now: datetime
+    products: list[tuple[int, ProductIn]]
+    failures: list[ItemError]
+    db_rows: list[dict[str, Any]]  # one per (source_platform, source_id): the last occurrence
+
+    @property
+    def first_index(self) -> int:
+        indexes = [i for i, _ in self.products[:1]] + [e.index for e in self.failures[:1]]
+        return min(indexes) if indexes else 0
+
+
+def prepare_chunk(
+    iterator: Iterator[SourceRow],
+    size: int,
+    workspace_id: int,
+    platform: str | None,
+    override: bool,
+) -> PreparedChunk | None:
+    batch = list(itertools.islice(iterator, size))
+    if not batch:
+        return None
+    now = utcnow()
+    products: list[tuple[int, ProductIn]] = []
+    failures: list[ItemError] = []
+    latest: dict[tuple[str, str], dict[str, Any]] = {}
+    for row in batch:
+        product, errors = validate_row(row, platform=platform, override_platform=override)
+        if product is None:
+            failures.extend(errors)
+            continue
+        products.append((row.index, product))
+        # One statement cannot touch a row twice: within a chunk the last occurrence wins.
+        latest[(product.source_platform, product.source_id)] = _db_row(product, workspace_id, now)
+    return PreparedChunk(now, products, failures, list(latest.values()))
 
 
 class ImportService:
@@ -97,8 +139,12 @@ class ImportService:
         chunk_size: int | None = None,
         params: dict[str, Any] | None = None,
     ) -> ImportSummary:
-        """Import rows as a job. Reading and validating a chunk runs in a worker thread so that a
-        large file never blocks the event loop; the upsert of each chunk is one statement."""
+        """Import rows as a job, one transaction per chunk.
+
+        Reading and validating run in a worker thread, one chunk ahead of the database: while
+        chunk k is being written, chunk k+1 is read and validated, and a large file never
+        blocks the event loop.
+        """
         size = chunk_size or config.settings.import_chunk_size
         job = await job_service.start(
             session, workspace_id, kind=JobKind.IMPORT, source=source, params=params
@@ -106,30 +152,46 @@ class ImportService:
         await checkpoint()
         summary = ImportSummary(job_id=job.id)
         iterator = iter(rows)
+
+        # Rows already in memory (API bodies) are validated inline: a thread would only add GIL
+        # hand-offs. Streams (files) are read in a thread so the event loop never waits on I/O.
+        in_memory = isinstance(rows, list | tuple)
+
+        async def prepare() -> PreparedChunk | None:
+            args = (iterator, size, workspace_id, platform, override_platform)
+            if in_memory:
+                return prepare_chunk(*args)
+            return await asyncio.to_thread(prepare_chunk, *args)
+
+        def next_chunk() -> asyncio.Task[PreparedChunk | None]:
+            return asyncio.ensure_future(prepare())
+
         error: str | None = None
-        while True:
-            chunk = await asyncio.to_thread(
-                self._validate_chunk, iterator, size, platform, override_platform
-            )
-            if chunk is None:
-                break
-            products, failures = chunk
-            try:
-                await self._write_chunk(
-                    session, workspace_id, products, failures, summary, job, collect_results
-                )
-                await checkpoint()
-            except DBAPIError as exc:
-                await session.rollback()
-                first = products[0][0] if products else (failures[0].index if failures else 0)
-                error = (
-                    f"database error at the chunk starting with item {first} "
-                    f"({type(exc.orig).__name__}); {summary.total} items before it were imported"
-                )
-                log.error("import.chunk_failed", job_id=job.id, first_item=first, exc_info=exc)
-                break
-            if on_progress is not None:
-                on_progress(summary.total)
+        pending = next_chunk()
+        try:
+            while (chunk := await pending) is not None:
+                pending = next_chunk()
+                try:
+                    await self._write_chunk(session, chunk, summary, job, collect_results)
+                    await checkpoint()
+                except DBAPIError as exc:
+                    await session.rollback()
+                    error = (
+                        f"database error at the chunk starting with item {chunk.first_index} "
+                        f"({type(exc.orig).__name__}); the {summary.total} items before it "
+                        "were imported"
+                    )
+                    log.error(
+                        "import.chunk_failed", job_id=job.id, first=chunk.first_index, exc_info=exc
+                    )
+                    break
+                if on_progress is not None:
+                    on_progress(summary.total)
+        finally:
+            if not pending.done():
+                pending.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await pending
         job = await job_service.get(session, workspace_id, job.id)  # fresh after any rollback
         job_service.finish(job, error=error, result=self._job_result(summary))
         await checkpoint()
@@ -145,47 +207,22 @@ class ImportService:
         )
         return summary
 
-    @staticmethod
-    def _validate_chunk(
-        iterator: Iterator[SourceRow], size: int, platform: str | None, override: bool
-    ) -> tuple[list[tuple[int, ProductIn]], list[ItemError]] | None:
-        batch = list(itertools.islice(iterator, size))
-        if not batch:
-            return None
-        products: list[tuple[int, ProductIn]] = []
-        failures: list[ItemError] = []
-        for row in batch:
-            product, errors = validate_row(row, platform=platform, override_platform=override)
-            if product is None:
-                failures.extend(errors or [ItemError(index=row.index, field=None, message="?")])
-            else:
-                products.append((row.index, product))
-        return products, failures
-
     async def _write_chunk(
         self,
         session: AsyncSession,
-        workspace_id: int,
-        products: list[tuple[int, ProductIn]],
-        failures: list[ItemError],
+        chunk: PreparedChunk,
         summary: ImportSummary,
         job: Job,
         collect_results: bool,
     ) -> None:
-        now = utcnow()
-        # One statement cannot touch a row twice: within a chunk the last occurrence wins.
-        latest: dict[tuple[str, str], dict[str, Any]] = {}
-        for _, product in products:
-            latest[(product.source_platform, product.source_id)] = _db_row(
-                product, workspace_id, now
-            )
-        outcome = await import_repository.upsert_products(session, list(latest.values()), now)
+        outcome = await import_repository.upsert_products(session, chunk.db_rows, chunk.now)
         counts = {"created": 0, "updated": 0, "unchanged": 0}
         for _, status in outcome.values():
             counts[status] += 1
+        products, failures = chunk.products, chunk.failures
         summary.created += counts["created"]
         summary.updated += counts["updated"]
-        summary.unchanged += counts["unchanged"] + (len(products) - len(latest))
+        summary.unchanged += counts["unchanged"] + (len(products) - len(chunk.db_rows))
         failed_indexes = sorted({e.index for e in failures})
         summary.failed += len(failed_indexes)
         summary.total += len(products) + len(failed_indexes)
@@ -197,18 +234,26 @@ class ImportService:
             return
         results = summary.results
         for index, product in products:
-            key = (product.source_platform, product.source_id)
-            product_id, status = outcome[key]
+            product_id, status = outcome[(product.source_platform, product.source_id)]
+            # Built from validated data: model_construct skips re-validating 10,000 results.
             results.append(
-                ItemResult(
-                    index=index, source_id=product.source_id, status=status, product_id=product_id
+                ItemResult.model_construct(
+                    index=index,
+                    source_id=product.source_id,
+                    status=status,
+                    product_id=product_id,
+                    errors=[],
                 )
             )
         by_index: dict[int, list[ItemError]] = {}
         for err in failures:
             by_index.setdefault(err.index, []).append(err)
         for index, errs in by_index.items():
-            results.append(ItemResult(index=index, status="failed", errors=errs))
+            results.append(
+                ItemResult.model_construct(
+                    index=index, source_id=None, status="failed", product_id=None, errors=errs
+                )
+            )
         results.sort(key=lambda r: r.index)
 
     @staticmethod
@@ -223,7 +268,7 @@ class ImportService:
 
     async def import_one(
         self, session: AsyncSession, workspace_id: int, product: ProductIn
-    ) -> tuple[int, str]:
+    ) -> tuple[int, UpsertStatus]:
         """A single product (v1 POST /api/import/product): no job, one upsert."""
         now = utcnow()
         row = _db_row(product, workspace_id, now)

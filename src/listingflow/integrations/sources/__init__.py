@@ -1,1 +1,1 @@
-"""Readers that turn files, webhooks and product pages into SourceRow records (v1 Product fields)."""
+"""Readers that turn files, webhooks and product pages into SourceRows (v1 Product fields)."""
