@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEV_SECRET_KEY = "dev-insecure-secret-key-change-me"  # noqa: S105 (refused in production)
@@ -55,7 +55,11 @@ class Settings(BaseSettings):
     migrate_on_start: bool = True
 
     secret_key: SecretStr = SecretStr(DEV_SECRET_KEY)
-    webhook_secret: SecretStr | None = None
+    webhook_secret: SecretStr | None = Field(
+        default=None,
+        # The original system read WEBHOOK_SECRET; existing deployments keep working.
+        validation_alias=AliasChoices("LISTINGFLOW_WEBHOOK_SECRET", "WEBHOOK_SECRET"),
+    )
     webhook_signature_tolerance: int = Field(default=300, ge=1, description="seconds")
 
     redis_url: str | None = None

@@ -24,19 +24,17 @@ from listingflow.models import Product
 
 UpsertStatus = Literal["created", "updated", "unchanged"]
 _TABLE = cast(Table, Product.__table__)
-_CONTENT_COLUMNS = (
-    "source_url",
-    "title",
-    "description",
-    "category",
-    "brand",
-    "price",
-    "currency",
-    "images",
-    "attributes",
-    "content_hash",
-    "updated_at",
-)
+# Columns an upsert rewrites: all but the key, what the catalog itself owns, and created_at.
+_NOT_REWRITTEN = {
+    "id",
+    "workspace_id",
+    "source_platform",
+    "source_id",
+    "status",
+    "optimization_score",
+    "created_at",
+}
+_CONTENT_COLUMNS = tuple(c.name for c in _TABLE.columns if c.name not in _NOT_REWRITTEN)
 # column -> its PostgreSQL type in the JSON record
 _PG_COLUMNS = {
     "workspace_id": "bigint",

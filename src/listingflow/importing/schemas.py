@@ -7,7 +7,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any, Literal
 
 import pycountry
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 _PLATFORM = re.compile(r"^[a-z0-9][a-z0-9_.\-]{0,49}$")
 _CURRENCIES = frozenset(c.alpha_3 for c in pycountry.currencies)
@@ -15,14 +15,8 @@ MAX_PRICE = Decimal("1000000000")
 MAX_IMAGES = 100
 
 
-def _blank_to_none(value: Any) -> Any:
-    if isinstance(value, str):
-        value = value.strip()
-        return value or None
-    return value
-
-
 _URL = re.compile(r"^https?://[^\s/$.?#][^\s]*$", re.IGNORECASE)
+_OPTIONAL_TEXT = ("source_url", "description", "category", "brand")
 
 
 def _check_url(value: str, field: str) -> str:
@@ -33,8 +27,28 @@ def _check_url(value: str, field: str) -> str:
     return value
 
 
+def _price(value: Any) -> Any:
+    if isinstance(value, float):
+        # Floats from JSON are read back through their shortest repr, so 19.99 stays 19.99.
+        return Decimal(repr(value))
+    if isinstance(value, str):
+        text = value.strip().replace("\u00a0", "").replace(" ", "")
+        if "," in text and "." not in text:
+            text = text.replace(",", ".")  # Polish and German exports: 129,99
+        try:
+            return Decimal(text)
+        except InvalidOperation:
+            return value  # the field validator reports it
+    return value
+
+
 class ProductIn(BaseModel):
-    """A product as every import path accepts it (the v1 contract)."""
+    """A product as every import path accepts it (the v1 contract).
+
+    One pre-validator normalizes the raw dict (blank strings, numeric ids, decimal commas,
+    image strings); the field checks that remain run in pydantic-core. Imports validate
+    tens of thousands of these per second, so Python-level hops are kept few.
+    """
 
     model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
 
@@ -47,57 +61,57 @@ class ProductIn(BaseModel):
     brand: str | None = Field(default=None, max_length=255)
     price: Decimal = Field(description="> 0, stored exactly; up to 4 decimal places.")
     currency: str = Field(default="PLN", description="ISO 4217 code, e.g. PLN, EUR, USD.")
-    images: list[str] = Field(default_factory=list, description="Image URLs.")
+    images: list[str] = Field(
+        default_factory=list, max_length=MAX_IMAGES, description="Image URLs."
+    )
     attributes: dict[str, Any] = Field(default_factory=dict, description="Free key/values.")
 
-    @field_validator("source_platform", mode="before")
+    @model_validator(mode="before")
     @classmethod
-    def _platform(cls, value: Any) -> Any:
-        if value is None or (isinstance(value, str) and not value.strip()):
-            return "allegro"
-        if isinstance(value, str):
-            value = value.strip().lower()
-            if not _PLATFORM.match(value):
-                raise ValueError("must be 1-50 characters of a-z, 0-9, '.', '_' or '-'")
-        return value
-
-    @field_validator("source_id", mode="before")
-    @classmethod
-    def _source_id(cls, value: Any) -> Any:
+    def _normalize(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        data = dict(data)
+        for key in _OPTIONAL_TEXT:
+            value = data.get(key)
+            if isinstance(value, str):
+                data[key] = value.strip() or None
+        platform = data.get("source_platform")
+        if platform is None or (isinstance(platform, str) and not platform.strip()):
+            data["source_platform"] = "allegro"
+        elif isinstance(platform, str):
+            data["source_platform"] = platform.strip().lower()
+        source_id = data.get("source_id")
         # n8n and spreadsheets often send numeric ids; 12345 and "12345" are the same product.
-        if isinstance(value, bool):
-            raise ValueError("must be a string or an integer")
-        if isinstance(value, int):
-            return str(value)
-        return value
+        if isinstance(source_id, int) and not isinstance(source_id, bool):
+            data["source_id"] = str(source_id)
+        if "price" in data:
+            data["price"] = _price(data["price"])
+        currency = data.get("currency")
+        if currency is None or (isinstance(currency, str) and not currency.strip()):
+            data["currency"] = "PLN"
+        elif isinstance(currency, str):
+            data["currency"] = currency.strip().upper()
+        images = data.get("images")
+        if images is None:
+            data["images"] = []
+        elif isinstance(images, str):
+            data["images"] = [part for part in re.split(r"[\s,|]+", images) if part]
+        if data.get("attributes") is None:
+            data["attributes"] = {}
+        return data
 
-    @field_validator("source_url", "description", "category", "brand", mode="before")
+    @field_validator("source_platform")
     @classmethod
-    def _optional_text(cls, value: Any) -> Any:
-        return _blank_to_none(value)
+    def _platform(cls, value: str) -> str:
+        if not _PLATFORM.match(value):
+            raise ValueError("must be 1-50 characters of a-z, 0-9, '.', '_' or '-'")
+        return value
 
     @field_validator("source_url")
     @classmethod
     def _source_url(cls, value: str | None) -> str | None:
         return None if value is None else _check_url(value, "source_url")
-
-    @field_validator("price", mode="before")
-    @classmethod
-    def _price_in(cls, value: Any) -> Any:
-        if isinstance(value, bool) or value is None:
-            raise ValueError("price is required and must be a number")
-        if isinstance(value, float):
-            # Floats from JSON are read back through their shortest repr, so 19.99 stays 19.99.
-            return Decimal(repr(value))
-        if isinstance(value, str):
-            text = value.strip().replace("\u00a0", "").replace(" ", "")
-            if "," in text and "." not in text:
-                text = text.replace(",", ".")  # Polish and German exports: 129,99
-            try:
-                return Decimal(text)
-            except InvalidOperation:
-                raise ValueError(f"price must be a number, got {value[:40]!r}") from None
-        return value
 
     @field_validator("price")
     @classmethod
@@ -113,41 +127,18 @@ class ProductIn(BaseModel):
             raise ValueError("price may have at most 4 decimal places")
         return value
 
-    @field_validator("currency", mode="before")
+    @field_validator("currency")
     @classmethod
-    def _currency(cls, value: Any) -> Any:
-        if value is None or (isinstance(value, str) and not value.strip()):
-            return "PLN"
-        if isinstance(value, str):
-            code = value.strip().upper()
-            if code not in _CURRENCIES:
-                raise ValueError(f"currency must be an ISO 4217 code such as PLN, got {value!r}")
-            return code
-        return value
-
-    @field_validator("images", mode="before")
-    @classmethod
-    def _images_in(cls, value: Any) -> Any:
-        if value is None:
-            return []
-        if isinstance(value, str):
-            value = [part for part in re.split(r"[\s,|]+", value) if part]
+    def _currency(cls, value: str) -> str:
+        if value not in _CURRENCIES:
+            raise ValueError(f"currency must be an ISO 4217 code such as PLN, got {value!r}")
         return value
 
     @field_validator("images")
     @classmethod
     def _images(cls, value: list[str]) -> list[str]:
-        if len(value) > MAX_IMAGES:
-            raise ValueError(f"at most {MAX_IMAGES} images")
-        seen: dict[str, None] = {}
-        for url in value:
-            seen[_check_url(url.strip(), "each image")] = None
-        return list(seen)
-
-    @field_validator("attributes", mode="before")
-    @classmethod
-    def _attributes(cls, value: Any) -> Any:
-        return {} if value is None else value
+        # Order kept, duplicates dropped: the first image is the main one on every marketplace.
+        return list(dict.fromkeys(_check_url(url, "each image") for url in value))
 
 
 class ItemError(BaseModel):

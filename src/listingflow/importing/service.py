@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from listingflow import config
 from listingflow.importing.repository import UpsertStatus, import_repository
 from listingflow.importing.schemas import ImportSummary, ItemError, ItemResult, ProductIn
-from listingflow.integrations.sources.base import SourceRow
+from listingflow.integrations.sources.base import PRODUCT_FIELDS, SourceRow
 from listingflow.job.service import job_service
 from listingflow.kit.jsonutil import content_hash
 from listingflow.kit.models import utcnow
@@ -34,17 +34,8 @@ log = structlog.get_logger()
 
 Checkpoint = Callable[[], Awaitable[None]]
 MAX_REPORTED_ERRORS = 1000
-_HASHED_FIELDS = (
-    "source_url",
-    "title",
-    "description",
-    "category",
-    "brand",
-    "price",
-    "currency",
-    "images",
-    "attributes",
-)
+# What a product is made of, apart from its key: hashed to tell a real change from a re-send.
+_HASHED_FIELDS = tuple(f for f in PRODUCT_FIELDS if f not in ("source_platform", "source_id"))
 
 
 def errors_from_validation(exc: ValidationError, index: int) -> list[ItemError]:
