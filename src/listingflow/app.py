@@ -21,6 +21,7 @@ from listingflow.auth.service import auth_service
 from listingflow.config import Settings
 from listingflow.exceptions import ListingflowError
 from listingflow.kit.cache import MemoryCache
+from listingflow.kit.runtime import tune_gc
 from listingflow.logging import CorrelationIdMiddleware, configure_logging
 from listingflow.middleware import BodySizeLimitMiddleware
 
@@ -118,6 +119,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     async with database.session() as session:
         await auth_service.ensure_settings_webhook_secret(session)
         await session.commit()
+    tune_gc()
     log.info("app.started", database=database.dialect, version=__version__)
     try:
         yield

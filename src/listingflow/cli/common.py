@@ -14,6 +14,7 @@ from listingflow import config
 from listingflow import db as dbmod
 from listingflow.exceptions import ListingflowError
 from listingflow.kit.cache import MemoryCache
+from listingflow.kit.runtime import tune_gc
 from listingflow.kit.uow import UnitOfWork
 from listingflow.logging import configure_logging
 
@@ -25,6 +26,7 @@ err = Console(stderr=True, soft_wrap=True)  # progress, messages (never wrapped 
 def run(coro_fn: Callable[[], Awaitable[T]]) -> T:
     """Run one command's coroutine; seller-facing errors become a message and exit code 1."""
     configure_logging("WARNING", json_logs=False)
+    tune_gc()
     try:
         return asyncio.run(coro_fn())  # type: ignore[arg-type]
     except ListingflowError as exc:
