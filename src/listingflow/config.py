@@ -70,7 +70,7 @@ class Settings(BaseSettings):
 
     max_body_bytes: int = Field(default=20 * 1024 * 1024, ge=1024)
     max_batch_items: int = Field(default=10_000, ge=1)
-    import_chunk_size: int = Field(default=1000, ge=1, le=10_000)
+    import_chunk_size: int = Field(default=5000, ge=1, le=10_000)
     max_page_size: int = Field(default=100, ge=1)
 
     url_fetch_timeout: float = Field(default=10.0, gt=0)

@@ -4,6 +4,7 @@ seller's mapping file, and turning a plain row (CSV, XLSX or JSON object) into v
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import unicodedata
@@ -79,6 +80,7 @@ _IDENTIFIER_KEYS = frozenset({"ean", "gtin", "barcode", "upc", "isbn", "mpn", "k
 _URL_SPLIT = re.compile(r"[\s|;]+|,(?=\s*https?://)")
 
 
+@functools.lru_cache(maxsize=4096)
 def normalize_header(name: str) -> str:
     """Header text as compared against known names: no accents, lower case, '_' separators."""
     text = unicodedata.normalize("NFKD", name.replace("ł", "l").replace("Ł", "L"))
@@ -86,6 +88,7 @@ def normalize_header(name: str) -> str:
     return re.sub(r"[^a-z0-9]+", "_", text).strip("_")
 
 
+@functools.lru_cache(maxsize=4096)
 def attribute_key(name: str) -> str:
     """Attribute key for a column or attribute name: 'Weight (kg)' -> 'weight_kg', keeps 'ż'."""
     return re.sub(r"\W+", "_", name.strip().lower()).strip("_")

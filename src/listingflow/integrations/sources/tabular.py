@@ -143,6 +143,9 @@ class Table:
                 field=None,
                 message=f"row has {len(cells)} cells but the header has {width} columns",
             )
+        # One search over the whole row; the per-cell pass only runs to name the column.
+        if not _UNDECODABLE.search("\x00".join(cells)):
+            return None
         for column, cell in zip(self.header, cells, strict=False):
             if _UNDECODABLE.search(cell):
                 return RowError(
