@@ -27,6 +27,11 @@ def _check_url(value: str, field: str) -> str:
     return value
 
 
+def split_images(text: str) -> list[str]:
+    """Several image URLs in one string, separated by whitespace, commas or '|'."""
+    return [part for part in re.split(r"[\s,|]+", text) if part]
+
+
 def _price(value: Any) -> Any:
     if isinstance(value, float):
         # Floats from JSON are read back through their shortest repr, so 19.99 stays 19.99.
@@ -96,7 +101,7 @@ class ProductIn(BaseModel):
         if images is None:
             data["images"] = []
         elif isinstance(images, str):
-            data["images"] = [part for part in re.split(r"[\s,|]+", images) if part]
+            data["images"] = split_images(images)
         if data.get("attributes") is None:
             data["attributes"] = {}
         return data

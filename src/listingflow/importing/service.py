@@ -22,6 +22,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from listingflow import config
+from listingflow.importing import fastpath
 from listingflow.importing.repository import UpsertStatus, import_repository
 from listingflow.importing.schemas import ImportSummary, ItemError, ItemResult, ProductIn
 from listingflow.integrations.sources.base import PRODUCT_FIELDS, SourceRow
@@ -52,20 +53,24 @@ def errors_from_validation(exc: ValidationError, index: int) -> list[ItemError]:
 
 def validate_row(
     row: SourceRow, *, platform: str | None, override_platform: bool
-) -> tuple[ProductIn | None, list[ItemError]]:
+) -> tuple[dict[str, Any] | None, list[ItemError]]:
+    """A valid product's fields (ProductIn's model_dump), or the errors that explain why not."""
     if row.error is not None:
         return None, [ItemError(index=row.index, field=row.error.field, message=row.error.message)]
     data = row.data
     if platform and (override_platform or not data.get("source_platform")):
         data = {**data, "source_platform": platform}
+    fast = fastpath.normalize(data)
+    if fast is not None:
+        return fast, []
     try:
-        return ProductIn.model_validate(data), []
+        return ProductIn.model_validate(data).model_dump(), []
     except ValidationError as exc:
         return None, errors_from_validation(exc, row.index)
 
 
-def _db_row(product: ProductIn, workspace_id: int, now: datetime) -> dict[str, Any]:
-    values = product.model_dump()
+def _db_row(values: dict[str, Any], workspace_id: int, now: datetime) -> dict[str, Any]:
+    """Adds the stored columns to a validated product's fields (in place)."""
     values["content_hash"] = content_hash([values[name] for name in _HASHED_FIELDS])
     values["workspace_id"] = workspace_id
     values["status"] = ProductStatus.IMPORTED.value
@@ -79,7 +84,7 @@ class PreparedChunk:
     """A chunk read and validated off the event loop, ready for one upsert statement."""
 
     now: datetime
-    products: list[tuple[int, ProductIn]]
+    products: list[tuple[int, tuple[str, str]]]  # (index, (source_platform, source_id))
     failures: list[ItemError]
     db_rows: list[dict[str, Any]]  # one per (source_platform, source_id): the last occurrence
 
@@ -100,7 +105,7 @@ def prepare_chunk(
     if not batch:
         return None
     now = utcnow()
-    products: list[tuple[int, ProductIn]] = []
+    products: list[tuple[int, tuple[str, str]]] = []
     failures: list[ItemError] = []
     latest: dict[tuple[str, str], dict[str, Any]] = {}
     for row in batch:
@@ -108,9 +113,10 @@ def prepare_chunk(
         if product is None:
             failures.extend(errors)
             continue
-        products.append((row.index, product))
+        key = (product["source_platform"], product["source_id"])
+        products.append((row.index, key))
         # One statement cannot touch a row twice: within a chunk the last occurrence wins.
-        latest[(product.source_platform, product.source_id)] = _db_row(product, workspace_id, now)
+        latest[key] = _db_row(product, workspace_id, now)
     return PreparedChunk(now, products, failures, list(latest.values()))
 
 
@@ -224,13 +230,13 @@ class ImportService:
         if not collect_results:
             return
         results = summary.results
-        for index, product in products:
-            product_id, status = outcome[(product.source_platform, product.source_id)]
+        for index, key in products:
+            product_id, status = outcome[key]
             # Built from validated data: model_construct skips re-validating 10,000 results.
             results.append(
                 ItemResult.model_construct(
                     index=index,
-                    source_id=product.source_id,
+                    source_id=key[1],
                     status=status,
                     product_id=product_id,
                     errors=[],
@@ -262,7 +268,7 @@ class ImportService:
     ) -> tuple[int, UpsertStatus]:
         """A single product (v1 POST /api/import/product): no job, one upsert."""
         now = utcnow()
-        row = _db_row(product, workspace_id, now)
+        row = _db_row(product.model_dump(), workspace_id, now)
         outcome = await import_repository.upsert_products(session, [row], now)
         return outcome[(product.source_platform, product.source_id)]
 
