@@ -3,6 +3,7 @@
 from listingflow.kit.models import Base
 from listingflow.models.api_key import ApiKey
 from listingflow.models.job import Job, JobKind, JobStatus
+from listingflow.models.listing import Listing, ListingStatus
 from listingflow.models.product import Product, ProductStatus
 from listingflow.models.webhook_delivery import WebhookDelivery
 from listingflow.models.webhook_secret import WebhookSecret
@@ -15,6 +16,8 @@ __all__ = [
     "Job",
     "JobKind",
     "JobStatus",
+    "Listing",
+    "ListingStatus",
     "Product",
     "ProductStatus",
     "WebhookDelivery",
