@@ -40,6 +40,7 @@ run: install
 test: install-dev lint typecheck pytest
 
 lint:
+	$(BIN)/lint-imports
 	$(BIN)/ruff check src tests bench migrations
 	$(BIN)/ruff format --check src tests bench migrations
 

@@ -31,6 +31,8 @@ def upgrade() -> None:
         sa.Column("description", sa.Text(), nullable=False),
         sa.Column("bullets", Json, nullable=False),
         sa.Column("keywords", Json, nullable=False),
+        sa.Column("attributes", Json, nullable=False),
+        sa.Column("images", Json, nullable=False),
         sa.Column("language", sa.String(8), nullable=True),
         sa.Column("score", sa.Integer(), nullable=False),
         sa.Column("score_before", sa.Integer(), nullable=True),

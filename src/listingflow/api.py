@@ -3,10 +3,14 @@
 from fastapi import APIRouter
 
 from listingflow.importing.endpoints import router as import_router
+from listingflow.listing.endpoints import router as listing_router
 from listingflow.ops.endpoints import router as ops_router
+from listingflow.optimization.endpoints import router as optimization_router
 from listingflow.product.endpoints import router as product_router
 
 router = APIRouter()
 router.include_router(ops_router)
 router.include_router(import_router)
 router.include_router(product_router)
+router.include_router(listing_router)
+router.include_router(optimization_router)

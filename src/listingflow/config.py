@@ -79,6 +79,22 @@ class Settings(BaseSettings):
         default=False, description="allow product-page URLs on private addresses (tests only)"
     )
 
+    llm_api_key: SecretStr | None = Field(
+        default=None, description="enables the LLM engine (any OpenAI-compatible endpoint)"
+    )
+    llm_base_url: str = "https://api.groq.com/openai/v1"
+    llm_model: str = "llama-3.3-70b-versatile"
+    llm_timeout: float = Field(default=30.0, gt=0, description="seconds for one HTTP call")
+    llm_deadline: float = Field(default=60.0, gt=0, description="seconds for one listing")
+    llm_rpm: int | None = Field(default=30, ge=1, description="requests per minute budget")
+    llm_rpd: int | None = Field(default=1_000, ge=1, description="requests per day budget")
+    llm_tpm: int | None = Field(default=12_000, ge=1, description="tokens per minute budget")
+    llm_fallback: Literal["offline", "fail"] = Field(
+        default="offline",
+        description="when the LLM is unreachable or out of quota: use the offline engine, "
+        "or fail the item",
+    )
+
     log_level: str = "INFO"
     log_json: bool = False
 

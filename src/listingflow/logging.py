@@ -29,7 +29,9 @@ def configure_logging(level: str = "INFO", json_logs: bool = False) -> None:
         wrapper_class=structlog.make_filtering_bound_logger(
             logging.getLevelNamesMapping().get(level.upper(), logging.INFO)
         ),
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        # Looked up on every use, not bound once: whoever replaces sys.stderr later (a test
+        # runner's capture, a daemon) gets the logs, and a closed stream is never written to.
+        logger_factory=lambda *_: structlog.PrintLogger(sys.stderr),
         cache_logger_on_first_use=False,
     )
 

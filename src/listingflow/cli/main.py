@@ -13,6 +13,7 @@ from listingflow import db as dbmod
 from listingflow.auth.service import auth_service
 from listingflow.cli.common import database, err, fail, out, run
 from listingflow.cli.imports import import_command
+from listingflow.cli.optimize import optimize_command, validate_command
 from listingflow.cli.products import products_app
 
 app = typer.Typer(
@@ -33,6 +34,8 @@ webhook_app.add_typer(webhook_secret_app, name="secret")
 app.add_typer(workspace_app, name="workspace")
 app.add_typer(products_app, name="products")
 app.command("import")(import_command)
+app.command("optimize")(optimize_command)
+app.command("validate")(validate_command)
 
 WorkspaceOpt = Annotated[str, typer.Option("--workspace", "-w", help="workspace slug")]
 

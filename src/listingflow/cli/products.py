@@ -12,7 +12,7 @@ from listingflow.cli.common import database, out, run
 from listingflow.kit.cache import MemoryCache
 from listingflow.kit.models import normalize_money
 from listingflow.product.repository import ProductFilter
-from listingflow.product.schemas import ProductPage
+from listingflow.product.schemas import ProductRows
 from listingflow.product.service import product_service
 
 products_app = typer.Typer(help="Browse the catalog.", no_args_is_help=True)
@@ -28,7 +28,7 @@ def list_products(
 ) -> None:
     """The newest products first."""
 
-    async def go() -> ProductPage:
+    async def go() -> ProductRows:
         async with database() as db, db.session() as session:
             ws = await auth_service.workspace(session, workspace)
             return await product_service.list_products(
@@ -41,15 +41,15 @@ def list_products(
 
     page = run(go)
     table = Table("id", "source", "source id", "title", "price", "status", "score")
-    for p in page.items:
+    for p in page.rows:
         table.add_row(
             str(p.id),
             p.source_platform,
             p.source_id,
-            p.title_original[:60],
+            p.title[:60],
             f"{normalize_money(p.price)} {p.currency}",
             p.status,
             "" if p.optimization_score is None else str(p.optimization_score),
         )
     out.print(table)
-    out.print(f"{len(page.items)} of {page.total} products")
+    out.print(f"{len(page.rows)} of {page.total} products")

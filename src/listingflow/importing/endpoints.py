@@ -180,13 +180,15 @@ async def import_file(
 ) -> Response:
     from listingflow.importing.files import file_rows
 
-    rows = await file_rows(file, mapping)
+    filename = file.filename or "upload"
+    mapping_json = await mapping.read() if mapping is not None else None
+    rows = file_rows(filename, file.file, mapping_json)
     summary = await import_service.import_rows(
         uow.session,
         uow.workspace_id,
         rows,
         checkpoint=uow.commit,
-        source=f"file:{file.filename or 'upload'}",
+        source=f"file:{filename}",
         platform=source_platform.lower() if source_platform else None,
         override_platform=bool(source_platform),
         params={"filename": file.filename},

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, BinaryIO
 
 import orjson
-from fastapi import UploadFile
 
 from listingflow.exceptions import ValidationFailed
 from listingflow.integrations.sources.base import SourceReaderError, SourceRow
@@ -25,15 +24,14 @@ def mapping_from_bytes(data: bytes, origin: str = "mapping") -> ColumnMapping:
         raise ValidationFailed(str(exc), field="mapping") from exc
 
 
-async def file_rows(file: UploadFile, mapping_file: UploadFile | None) -> Iterator[SourceRow]:
+def file_rows(
+    filename: str, stream: BinaryIO, mapping_json: bytes | None = None
+) -> Iterator[SourceRow]:
     """The rows of an uploaded file; the first row is read here so that an unreadable file is
     a 422 before any job starts."""
-    mapping = None
-    if mapping_file is not None:
-        mapping = mapping_from_bytes(await mapping_file.read(), "mapping file")
-    filename = file.filename or "upload"
+    mapping = mapping_from_bytes(mapping_json, "mapping file") if mapping_json else None
     try:
-        rows = open_reader(None, filename=filename, stream=file.file, mapping=mapping)
+        rows = open_reader(None, filename=filename, stream=stream, mapping=mapping)
         first = next(rows, None)
     except SourceReaderError as exc:
         raise ValidationFailed(f"{filename}: {exc}", field="file") from exc

@@ -33,6 +33,8 @@ class Listing(Base):
     description: Mapped[str] = mapped_column(Text)
     bullets: Mapped[list[str]] = mapped_column(JSONValue, default=list)
     keywords: Mapped[list[str]] = mapped_column(JSONValue, default=list)
+    attributes: Mapped[dict[str, Any]] = mapped_column(JSONValue, default=dict)
+    images: Mapped[list[str]] = mapped_column(JSONValue, default=list)
     language: Mapped[str | None] = mapped_column(String(8), default=None)
     score: Mapped[int] = mapped_column(default=0)
     score_before: Mapped[int | None] = mapped_column(default=None)

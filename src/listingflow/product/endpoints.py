@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query
 from listingflow import config
 from listingflow.deps import CacheDep, ReadSession, Uow, WorkspaceId
 from listingflow.exceptions import ValidationFailed
+from listingflow.listing.service import listing_service
 from listingflow.models import ProductStatus
 from listingflow.product.repository import ProductFilter
 from listingflow.product.schemas import ProductOut, ProductPage, ProductStats
@@ -44,7 +45,7 @@ async def list_products(
         source_platform=source.lower() if source else None,
         q=q.strip() if q and q.strip() else None,
     )
-    return await product_service.list_products(
+    result = await product_service.list_products(
         session,
         workspace_id,
         cache=cache,
@@ -53,6 +54,8 @@ async def list_products(
         page_size=page_size,
         cursor=cursor,
     )
+    listings = await listing_service.by_product(session, workspace_id, [p.id for p in result.rows])
+    return result.to_page(listings)
 
 
 @router.get("/stats/summary", response_model=ProductStats, summary="Dashboard counts")
@@ -66,7 +69,8 @@ async def stats_summary(
 async def get_product(
     product_id: int, session: ReadSession, workspace_id: WorkspaceId
 ) -> ProductOut:
-    return ProductOut.of(await product_service.get(session, workspace_id, product_id))
+    product, listings = await listing_service.for_product(session, workspace_id, product_id)
+    return ProductOut.of(product, listings)
 
 
 @router.delete("/{product_id}", summary="Delete a product")

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -9,7 +12,7 @@ from typing import Any
 from pydantic import BaseModel, Field, field_serializer
 
 from listingflow.kit.models import normalize_money
-from listingflow.models import Product
+from listingflow.models import Listing, Product
 
 
 class ProductOut(BaseModel):
@@ -39,14 +42,18 @@ class ProductOut(BaseModel):
         return float(normalize_money(value))
 
     @classmethod
-    def of(cls, product: Product) -> ProductOut:
+    def of(cls, product: Product, listings: Sequence[Listing] = ()) -> ProductOut:
+        """v1 view: the optimized fields show the product's most recently updated listing."""
+        latest = max(listings, key=lambda item: item.updated_at, default=None)
         return cls(
             id=product.id,
             source_platform=product.source_platform,
             source_id=product.source_id,
             source_url=product.source_url,
             title_original=product.title,
+            title_optimized=latest.title if latest else None,
             description_original=product.description,
+            description_optimized=latest.description if latest else None,
             category=product.category,
             brand=product.brand,
             price=product.price,
@@ -55,6 +62,17 @@ class ProductOut(BaseModel):
             attributes=product.attributes,
             status=product.status,
             optimization_score=product.optimization_score,
+            marketplace_data={
+                item.marketplace: {
+                    "listing_id": item.id,
+                    "status": item.status,
+                    "score": item.score,
+                    "remote_id": None,
+                    "url": None,
+                    "last_error": None,
+                }
+                for item in listings
+            },
             created_at=product.created_at,
             updated_at=product.updated_at,
         )
@@ -72,6 +90,27 @@ class ProductPage(BaseModel):
     next_cursor: str | None = Field(
         default=None, description="Pass as `cursor` for the next page (fast at any depth)."
     )
+
+
+@dataclass(frozen=True)
+class ProductRows:
+    """One page of products as the service reads them; the front door adds their listings."""
+
+    rows: list[Product]
+    total: int
+    page: int
+    page_size: int
+    next_cursor: str | None
+
+    def to_page(self, listings: Mapping[int, Sequence[Listing]]) -> ProductPage:
+        return ProductPage(
+            items=[ProductOut.of(p, listings.get(p.id, ())) for p in self.rows],
+            total=self.total,
+            page=self.page,
+            page_size=self.page_size,
+            total_pages=math.ceil(self.total / self.page_size) if self.total else 0,
+            next_cursor=self.next_cursor,
+        )
 
 
 class ProductStats(BaseModel):

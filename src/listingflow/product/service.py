@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -14,7 +13,7 @@ from listingflow.kit.models import utcnow
 from listingflow.kit.pagination import CursorError, decode_cursor, encode_cursor
 from listingflow.models import Product, ProductStatus
 from listingflow.product.repository import ProductFilter, product_repository
-from listingflow.product.schemas import ProductOut, ProductPage, ProductStats
+from listingflow.product.schemas import ProductRows, ProductStats
 
 
 def _cursor_secret() -> bytes:
@@ -32,7 +31,7 @@ class ProductService:
         page: int = 1,
         page_size: int = 20,
         cursor: str | None = None,
-    ) -> ProductPage:
+    ) -> ProductRows:
         after = None
         if cursor:
             try:
@@ -51,14 +50,7 @@ class ProductService:
             else None
         )
         total = await self._count(session, workspace_id, cache=cache, flt=flt)
-        return ProductPage(
-            items=[ProductOut.of(p) for p in rows],
-            total=total,
-            page=page,
-            page_size=page_size,
-            total_pages=math.ceil(total / page_size) if total else 0,
-            next_cursor=next_cursor,
-        )
+        return ProductRows(rows, total, page, page_size, next_cursor)
 
     async def _count(
         self, session: AsyncSession, workspace_id: int, *, cache: Cache, flt: ProductFilter
@@ -77,6 +69,13 @@ class ProductService:
         if product is None:
             raise NotFound(f"product {product_id} not found")
         return product
+
+    async def mark_optimized(self, session: AsyncSession, product: Product, *, score: int) -> None:
+        """The product's v1 status and score follow its latest listing."""
+        if product.status in (ProductStatus.IMPORTED.value, ProductStatus.FAILED.value):
+            product.status = ProductStatus.OPTIMIZED.value
+        product.optimization_score = score
+        await session.flush()
 
     async def delete(self, session: AsyncSession, workspace_id: int, product_id: int) -> None:
         if not await product_repository.delete(session, workspace_id, product_id):

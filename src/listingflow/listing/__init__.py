@@ -1,0 +1,1 @@
+"""Listings: a product as it will appear on one marketplace; edits, validation, approval."""

@@ -1,0 +1,66 @@
+"""The LLM engine built from settings, once per process, with the shared rate limiter.
+
+Kept apart from the service so that the offline path never imports the OpenAI SDK's weight
+into a process that has no key configured.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import TYPE_CHECKING
+
+from listingflow import config
+from listingflow.integrations.llm.base import ListingLimits
+from listingflow.kit.ratelimit import Budget, create_rate_limiter
+from listingflow.rules.rulebooks import get_rulebook
+from listingflow.rules.terms import PROMOTIONAL, SUBJECTIVE, TIME_BOUND
+
+if TYPE_CHECKING:
+    from listingflow.integrations.llm.openai_compatible import OpenAICompatibleEngine
+
+
+def llm_configured() -> bool:
+    key = config.settings.llm_api_key
+    return key is not None and bool(key.get_secret_value())
+
+
+@lru_cache(maxsize=1)
+def llm_engine() -> OpenAICompatibleEngine:
+    from listingflow.integrations.llm.openai_compatible import OpenAICompatibleEngine
+
+    settings = config.settings
+    assert settings.llm_api_key is not None
+    budget = Budget(rpm=settings.llm_rpm, rpd=settings.llm_rpd, tpm=settings.llm_tpm)
+    limiter = create_rate_limiter(settings.redis_url, default=budget)
+    return OpenAICompatibleEngine(
+        api_key=settings.llm_api_key,
+        base_url=settings.llm_base_url,
+        model=settings.llm_model,
+        timeout=settings.llm_timeout,
+        deadline=settings.llm_deadline,
+        limiter=limiter,
+        limiter_key=f"llm:{settings.llm_base_url}:{settings.llm_model}",
+        budget=budget,
+    )
+
+
+def limits_for(marketplace: str, language: str) -> ListingLimits:
+    """The rulebook's hard limits in the shape the LLM engine enforces and repairs against."""
+    book = get_rulebook(marketplace)
+    banned = {
+        term
+        for table in (PROMOTIONAL, SUBJECTIVE, TIME_BOUND)
+        for lang in {language, "en"}
+        for term in table.get(lang, ())
+    }
+    return ListingLimits(
+        title_max=book.title_max,
+        bullets_max=book.bullets_max,
+        bullet_max_chars=book.bullet_max_length or 500,
+        search_terms_max_bytes=book.search_terms_max_bytes or 249,
+        banned_terms=tuple(sorted(banned)),
+        language=language,
+        description_max=book.description_max,
+        keywords_max=book.tags_max,
+        keyword_max_chars=book.tag_max_length,
+    )

@@ -1,0 +1,1 @@
+"""Local servers that speak the real protocols of outside systems, for tests and benchmarks."""
