@@ -7,8 +7,8 @@ normalised keys. Only scalar values (and lists of them) are shown to buyers.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from functools import lru_cache
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 
 from listingflow.rules.terms import (

@@ -98,8 +98,8 @@ def _add_feature(features: list[str], text: str, brand_folds: frozenset[str]) ->
 
 
 def split_lead(sentence: str) -> tuple[str | None, str]:
-    """ "Features: a; b" -> ("Features", "a; b"): a lead-in label is up to three words before
-    a colon."""
+    """Split a lead-in label (up to three words before a colon) from the rest:
+    'Features: a; b' -> ('Features', 'a; b')."""
     head, colon, rest = sentence.partition(":")
     if not colon or len(head.split()) > _MAX_LEAD_WORDS or not has_letter(head):
         return None, sentence
@@ -118,7 +118,7 @@ def _is_junk(text: str, brand_folds: frozenset[str]) -> bool:
 def clean_attribute_lines(
     pairs: Sequence[tuple[str, str]], labels: Sequence[str], brand_folds: frozenset[str]
 ) -> list[str]:
-    """ "Color: black" lines for attributes whose value is not itself junk."""
+    """Attribute lines ('Color: black') for attributes whose value is not itself junk."""
     lines = []
     for (_, value), label in zip(pairs, labels, strict=True):
         value_text = squash(clean_chars(value, _PLAIN_NOISE, symbols=True))

@@ -123,7 +123,8 @@ _BY_SITE: dict[str, tuple[Marketplace, Region]] = {
 
 
 def resolve(marketplace: str) -> tuple[Marketplace, Region]:
-    """ "amazon" -> (Amazon, its default region); "amazon.de" -> (Amazon, de)."""
+    """The marketplace and region of an id or site: 'amazon' -> (Amazon, its default region),
+    'amazon.de' -> (Amazon, de)."""
     key = marketplace.strip().lower()
     found = MARKETPLACES.get(key)
     if found is not None:

@@ -64,7 +64,7 @@ def core_of(word: str) -> str:
 
 
 def is_number(word: str) -> bool:
-    """ "20", "1,7", "2." and "1/2": a quantity, which binds to the unit after it."""
+    """A quantity ('20', '1,7', '2.', '1/2'), which binds to the unit after it."""
     core = core_of(word)
     return bool(core) and core[0].isdigit() and not has_letter(core)
 
@@ -224,7 +224,7 @@ def capitalize_first(text: str) -> str:
 
 
 def recase(word: str, style: str) -> str:
-    """ "lower" or "title" (each hyphen part capitalised); unchanged if letters would differ."""
+    """Style 'lower' or 'title' (each hyphen part capitalised); unchanged if letters differ."""
     lowered = word.lower()
     if style == "title":
         lowered = "-".join(capitalize_first(part) for part in lowered.split("-"))

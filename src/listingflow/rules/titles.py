@@ -64,8 +64,10 @@ def title_chars(book: Rulebook) -> frozenset[str]:
 
 def build_title(source_title: str, book: Rulebook, facts: TitleFacts) -> str:
     remove = title_chars(book)
-    brand_words = clean_chars(facts.brand or "", remove, symbols=True).split()
-    brand_folds = tuple(fold(core_of(w)) for w in brand_words if core_of(w))
+    brand_words = [
+        w for w in clean_chars(facts.brand or "", remove, symbols=True).split() if core_of(w)
+    ]
+    brand_folds = tuple(fold(core_of(w)) for w in brand_words)
     if "&" in source_title:
         source_title = html.unescape(source_title)  # "Fish &amp; Chips" from HTML exports
     words = _clean_words(clean_chars(source_title, remove, symbols=True).split(), book, brand_folds)
@@ -137,7 +139,8 @@ def _segments(words: list[str]) -> list[int]:
 
 
 def _keep_time_word(words: list[str], index: int, book: Rulebook) -> bool:
-    """ "New York" is a name; "NEW", a leading "New" or "new" before lower case is a claim."""
+    """Keep a time-bound word that is part of a name ("New York"); "NEW", a leading "New" and
+    "new" before lower case are claims."""
     if book.time_bound_in_title is Severity.ERROR or index == 0:
         return False
     word, following = words[index], words[index + 1] if index + 1 < len(words) else ""
@@ -151,6 +154,7 @@ def _recase(words: list[str], brand_folds: tuple[str, ...], facts: TitleFacts) -
     mostly_shouting = len(caps) * 2 >= len(lettered) > 0
     result = []
     starts = True  # at the start of the title or of a segment: "The" stays capitalised
+    unit = False
     for word, core in zip(words, cores, strict=True):
         key = fold(core)
         new_core = core
@@ -162,10 +166,11 @@ def _recase(words: list[str], brand_folds: tuple[str, ...], facts: TitleFacts) -
                     new_core = _normal_case(core, key, facts, starts)
                 elif key in facts.casing:  # "FIT" -> "fit"; "XL", with no other form, stays
                     known = facts.casing[key]
-                    english = facts.language in ("en", None)
-                    new_core = recase(core, "title") if english and known.islower() else known
+                    title_case = facts.language in ("en", None) and not unit
+                    new_core = recase(core, "title") if title_case and known.islower() else known
         result.append(word.replace(core, new_core, 1) if new_core != core else word)
         starts = word in _SEPARATORS or word.endswith(":") or word.endswith(".")
+        unit = is_number(word)  # the next word is a unit ("6 MM" -> "6 mm", not "6 Mm")
     return result
 
 

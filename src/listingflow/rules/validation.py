@@ -103,7 +103,7 @@ def acronyms(text: str) -> frozenset[str]:
     words = [core_of(w) for w in text.split()]
     lettered = [w for w in words if has_letter(w)]
     caps = [w for w in lettered if w.isupper() and not has_digit(w)]
-    if not caps or len(caps) * 4 > len(lettered):
+    if not caps or len(caps) * 3 > len(lettered):
         return frozenset()
     return frozenset(fold(w) for w in caps)
 
