@@ -16,9 +16,11 @@ At the default --rpm 60 --requests 120 a run takes about 2 minutes. A quick chec
 
     .venv/bin/python bench/llm_rate.py --rpm 600 --requests 60
 
-Repeats: the optimization service keys a result cache by content hash + marketplace + engine +
-prompt version, so re-optimizing an unchanged product costs no call; this bench measures the
-uncached path only (every request is a distinct product).
+Every call goes through the optimization service's result cache (`cached_llm_optimize`, on
+Redis), keyed by endpoint, model, prompt version, marketplace and the product's content; each
+run's products are new (a run id is one of their attributes), so the first pass is uncached.
+With --repeat (the default) the workers then optimize the same products again and the bench
+checks that this second pass made zero calls to the server.
 """
 
 from __future__ import annotations
@@ -43,13 +45,16 @@ from tests.fakes.openai_server import FakeLLMServer  # noqa: E402
 
 from listingflow.integrations.llm.base import ListingLimits, LLMError  # noqa: E402
 from listingflow.integrations.llm.openai_compatible import OpenAICompatibleEngine  # noqa: E402
+from listingflow.kit.cache import RedisCache  # noqa: E402
 from listingflow.kit.ratelimit import Budget, RedisRateLimiter  # noqa: E402
+from listingflow.optimization.service import cached_llm_optimize  # noqa: E402
 from listingflow.rules.types import SourceProduct  # noqa: E402
 
+CACHE_TTL = 900  # long enough for the repeat pass; the entries then expire on their own
 LIMITS = ListingLimits(title_max=80, bullets_max=5, bullet_max_chars=250, banned_terms=("best",))
 
 
-def product(n: int) -> SourceProduct:
+def product(n: int, run: str) -> SourceProduct:
     return SourceProduct(
         title=f"Wireless Headphones Model {n}",
         description=f"Over-ear headphones, item {n}, with up to 30 h of battery life.",
@@ -57,7 +62,7 @@ def product(n: int) -> SourceProduct:
         category="Headphones",
         price=Decimal("199.00"),
         currency="EUR",
-        attributes={"battery_life": "30 h", "colour": "Black"},
+        attributes={"battery_life": "30 h", "colour": "Black", "bench_run": run},
     )
 
 
@@ -70,6 +75,7 @@ async def run_worker(
     total: int,
     ready: Any,
     start: Any,
+    phase: int,
 ) -> dict[str, Any]:
     key = f"llm:bench:{prefix}"
     # The fake's request headers describe its minute, as OpenAI's do.
@@ -84,22 +90,34 @@ async def run_worker(
         timeout=30,
     )
     counter = redis.Redis.from_url(redis_url)
+    cache = RedisCache(redis_url)
     await limiter.usage(key)  # connect before the start line
     ready.put(1)
     start.wait()
-    done = errors = rate_limited_to_caller = attempts = 0
+    done = errors = rate_limited_to_caller = attempts = hits = 0
     kinds: dict[str, int] = {}
-    while (n := int(counter.incr(f"{prefix}:counter"))) <= total:
+    counter_key = f"{prefix}:counter:{phase}"
+    while (n := int(counter.incr(counter_key))) <= total:
         try:
-            result = await engine.optimize(product(n), "amazon", LIMITS, target_language="en")
+            result, cached = await cached_llm_optimize(
+                engine,
+                product(n, prefix),
+                "amazon",
+                limits=LIMITS,
+                language="en",
+                cache=cache,
+                ttl=CACHE_TTL,
+            )
         except LLMError as exc:
             errors += 1
             kinds[type(exc).__name__] = kinds.get(type(exc).__name__, 0) + 1
             rate_limited_to_caller += exc.status == 429
             continue
         done += 1
+        hits += cached
         attempts += result.attempts
     counter.close()
+    await cache.close()
     await engine.aclose()
     await limiter.aclose()
     return {
@@ -108,6 +126,7 @@ async def run_worker(
         "kinds": kinds,
         "rate_limited_to_caller": rate_limited_to_caller,
         "attempts": attempts,
+        "hits": hits,
     }
 
 
@@ -123,6 +142,12 @@ def main() -> int:
     parser.add_argument("--requests", type=int, default=120, help="optimizations in all (120)")
     parser.add_argument("--workers", type=int, default=4, help="worker processes (4)")
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/0")
+    parser.add_argument(
+        "--repeat",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="optimize the same products again and check it costs no call (default on)",
+    )
     args = parser.parse_args()
 
     try:
@@ -133,41 +158,53 @@ def main() -> int:
 
     prefix = f"lf:bench:{uuid.uuid4().hex}"
     ctx = mp.get_context("spawn")
-    ready, start, results = ctx.Queue(), ctx.Event(), ctx.Queue()
     print(
         f"llm_rate: {args.workers} worker processes, {args.requests} requests, budget "
         f"{args.rpm} RPM shared through Redis; the fake server enforces {args.rpm} RPM "
         "(sliding 60 s window)"
     )
     with FakeLLMServer(rpm_limit=args.rpm, rpm_window=60.0) as server:
-        procs = [
-            ctx.Process(
-                target=worker,
-                args=(
-                    server.base_url,
-                    server.api_key,
-                    args.redis_url,
-                    prefix,
-                    args.rpm,
-                    args.requests,
-                    ready,
-                    start,
-                    results,
-                ),
-            )
-            for _ in range(args.workers)
-        ]
-        for proc in procs:
-            proc.start()
-        for _ in procs:
-            ready.get(timeout=60)
-        began = time.perf_counter()
-        start.set()
-        outcomes = [results.get(timeout=3600) for _ in procs]
-        wall = time.perf_counter() - began
-        for proc in procs:
-            proc.join(timeout=30)
-        requests = server.chat_requests
+
+        def run_phase(phase: int) -> tuple[list[dict[str, Any]], float]:
+            ready, start, results = ctx.Queue(), ctx.Event(), ctx.Queue()
+            procs = [
+                ctx.Process(
+                    target=worker,
+                    args=(
+                        server.base_url,
+                        server.api_key,
+                        args.redis_url,
+                        prefix,
+                        args.rpm,
+                        args.requests,
+                        ready,
+                        start,
+                        phase,
+                        results,
+                    ),
+                )
+                for _ in range(args.workers)
+            ]
+            for proc in procs:
+                proc.start()
+            for _ in procs:
+                ready.get(timeout=60)
+            began = time.perf_counter()
+            start.set()
+            outcomes = [results.get(timeout=3600) for _ in procs]
+            elapsed = time.perf_counter() - began
+            for proc in procs:
+                proc.join(timeout=30)
+            return outcomes, elapsed
+
+        outcomes, wall = run_phase(1)
+        requests = list(server.chat_requests)
+        repeat_calls = repeat_hits = repeat_done = 0
+        if args.repeat:
+            repeated, _ = run_phase(2)
+            repeat_calls = len(server.chat_requests) - len(requests)
+            repeat_hits = sum(o["hits"] for o in repeated)
+            repeat_done = sum(o["done"] for o in repeated)
     client = redis.Redis.from_url(args.redis_url)
     leftovers = list(client.scan_iter(f"{prefix}:*")) + list(client.scan_iter(f"*{prefix}*"))
     if leftovers:
@@ -192,6 +229,12 @@ def main() -> int:
             kinds[name] = kinds.get(name, 0) + count
     print(f"  other errors reaching the caller: {errors - to_caller_429} {kinds or ''}".rstrip())
     ok = within and to_caller_429 == 0 and errors == 0 and done == args.requests
+    if args.repeat:
+        print(
+            f"  repeat pass: {repeat_done} optimizations, {repeat_hits} from the cache, "
+            f"{repeat_calls} calls to the server"
+        )
+        ok = ok and repeat_calls == 0 and repeat_hits == repeat_done == args.requests
     verdict = "PASS" if ok else "FAIL"
     print(f"  within 10% of {args.rpm} RPM: {'yes' if within else 'NO'}; result: {verdict}")
     return 0 if ok else 1

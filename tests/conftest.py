@@ -60,6 +60,26 @@ def pg_url() -> Iterator[str]:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+REDIS_TEST_URL = os.environ.get("LISTINGFLOW_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+
+
+@pytest.fixture
+def redis_url() -> str:
+    """An empty Redis database for this test (db 15 by default), or skip/fail without Redis."""
+    import redis
+
+    client = redis.Redis.from_url(REDIS_TEST_URL, socket_connect_timeout=2)
+    try:
+        client.flushdb()
+    except redis.RedisError:
+        if REQUIRE_SERVICES:
+            pytest.fail(f"Redis is required (LISTINGFLOW_REQUIRE_SERVICES=1) at {REDIS_TEST_URL}")
+        pytest.skip("Redis not available")
+    finally:
+        client.close()
+    return REDIS_TEST_URL
+
+
 @pytest.fixture(scope="session")
 def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("template") / "template.db"

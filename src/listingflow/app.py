@@ -20,7 +20,7 @@ from listingflow.api import router
 from listingflow.auth.service import auth_service
 from listingflow.config import Settings
 from listingflow.exceptions import ListingflowError
-from listingflow.kit.cache import MemoryCache
+from listingflow.kit.cache import RedisCache, make_cache
 from listingflow.kit.runtime import tune_gc
 from listingflow.logging import CorrelationIdMiddleware, configure_logging
 from listingflow.middleware import BodySizeLimitMiddleware
@@ -115,7 +115,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await asyncio.to_thread(dbmod.upgrade, settings.effective_database_url)
     database = dbmod.Database(settings)
     app.state.db = database
-    app.state.cache = MemoryCache()
+    app.state.cache = make_cache(settings.redis_url)
     async with database.session() as session:
         await auth_service.ensure_settings_webhook_secret(session)
         await session.commit()
@@ -125,6 +125,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
     finally:
         await database.dispose()
+        if isinstance(app.state.cache, RedisCache):
+            await app.state.cache.close()
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

@@ -79,6 +79,16 @@ class Settings(BaseSettings):
         default=False, description="allow product-page URLs on private addresses (tests only)"
     )
 
+    rulebook_overrides: dict[str, dict[str, Any]] = Field(
+        default_factory=dict,
+        description='JSON: {"allegro": {"title_max": 75}}; values the reference marks '
+        "unverified (eBay and Kaufland description limits, Allegro's title) are meant for this",
+    )
+    category_requirements_file: Path | None = Field(
+        default=None,
+        description="JSON file {marketplace: {category: [required attribute names]}}",
+    )
+
     llm_api_key: SecretStr | None = Field(
         default=None, description="enables the LLM engine (any OpenAI-compatible endpoint)"
     )
@@ -89,6 +99,11 @@ class Settings(BaseSettings):
     llm_rpm: int | None = Field(default=30, ge=1, description="requests per minute budget")
     llm_rpd: int | None = Field(default=1_000, ge=1, description="requests per day budget")
     llm_tpm: int | None = Field(default=12_000, ge=1, description="tokens per minute budget")
+    llm_cache_ttl: int = Field(
+        default=30 * 24 * 3600,
+        ge=0,
+        description="seconds an LLM answer is reused for the same input",
+    )
     llm_fallback: Literal["offline", "fail"] = Field(
         default="offline",
         description="when the LLM is unreachable or out of quota: use the offline engine, "

@@ -6,10 +6,13 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
+from asgi_lifespan import LifespanManager
 from pydantic import SecretStr
+from tests.conftest import make_api_key
 from tests.factories import product_payload
 from tests.fakes.openai_server import FakeLLMServer
 
+from listingflow.app import create_app
 from listingflow.config import Settings
 from listingflow.optimization.engines import llm_engine
 
@@ -116,3 +119,57 @@ async def test_llm_engine_without_a_key_is_422(client: httpx.AsyncClient) -> Non
     response = await client.post(f"/api/ai/optimize/{product_id}?engine=llm")
     assert response.status_code == 422
     assert "LISTINGFLOW_LLM_API_KEY" in response.json()["detail"]
+
+
+async def test_usage_is_counted_per_workspace_per_day(
+    client: httpx.AsyncClient, llm: FakeLLMServer
+) -> None:
+    before = (await client.get("/api/ai/usage")).json()
+    assert before["calls"] == 0
+    assert before["llm_configured"] is True
+    product_id = await _product(client)
+    await client.post(f"/api/ai/optimize/{product_id}?target_marketplace=ebay&engine=llm")
+    after = (await client.get("/api/ai/usage")).json()
+    assert after["calls"] == 1
+    assert after["prompt_tokens"] > 0
+    assert after["quota"]["requests_per_day"] is None  # the fixture lifts the budgets
+    assert after["provider_usage"] is not None
+
+
+async def test_usage_without_an_llm(client: httpx.AsyncClient) -> None:
+    usage = (await client.get("/api/ai/usage")).json()
+    assert usage["llm_configured"] is False
+    assert usage["calls"] == 0
+    assert usage["quota"]["requests_per_minute"] == 30
+
+
+async def test_llm_answers_are_shared_through_redis_by_every_process(
+    settings: Settings, llm: FakeLLMServer, redis_url: str
+) -> None:
+    """Two API processes (two apps, one Redis): the second never pays for the same input."""
+    settings.redis_url = redis_url
+    payload = product_payload(source_id="SHARED-1", title="Czajnik elektryczny Bosch 1,7 l")
+    calls = []
+    for _ in range(2):
+        app = create_app(settings)
+        async with LifespanManager(app):
+            key = await make_api_key(app)
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(
+                transport=transport, base_url="http://test", headers={"X-API-Key": key}
+            ) as client:
+                product = (await client.post("/api/import/product", json=payload)).json()
+                # A hand edit makes the stored listing unusable, so only the cache can help.
+                url = f"/api/ai/optimize/{product['product_id']}?target_marketplace=ebay"
+                await client.post(url)
+                [listing] = (
+                    await client.get(f"/api/products/{product['product_id']}/listings")
+                ).json()
+                await client.patch(f"/api/listings/{listing['id']}", json={"title": "Czajnik"})
+                await client.post(url)
+                [listing] = (
+                    await client.get(f"/api/products/{product['product_id']}/listings")
+                ).json()
+                assert listing["engine"] == "llm"
+        calls.append(len(llm.chat_requests))
+    assert calls == [1, 1]

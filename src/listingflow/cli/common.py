@@ -13,7 +13,7 @@ from rich.console import Console
 from listingflow import config
 from listingflow import db as dbmod
 from listingflow.exceptions import ListingflowError
-from listingflow.kit.cache import MemoryCache
+from listingflow.kit.cache import RedisCache, make_cache
 from listingflow.kit.runtime import tune_gc
 from listingflow.kit.uow import UnitOfWork
 from listingflow.logging import configure_logging
@@ -49,8 +49,13 @@ async def database(*, migrate: bool = True) -> AsyncIterator[dbmod.Database]:
 
 @asynccontextmanager
 async def unit_of_work(database: dbmod.Database, workspace_id: int) -> AsyncIterator[UnitOfWork]:
-    async with database.session() as session:
-        yield UnitOfWork(session=session, cache=MemoryCache(), workspace_id=workspace_id)
+    cache = make_cache(config.settings.redis_url)
+    try:
+        async with database.session() as session:
+            yield UnitOfWork(session=session, cache=cache, workspace_id=workspace_id)
+    finally:
+        if isinstance(cache, RedisCache):
+            await cache.close()
 
 
 def fail(message: str, code: int = 1) -> NoReturn:

@@ -95,6 +95,7 @@ def optimize_command(
                                 product_id,
                                 marketplace,
                                 engine=engine,
+                                cache=uow.cache,
                             )
                             row = stats[marketplace]
                             row["before"].append(listing.score_before or 0)

@@ -68,6 +68,42 @@ class MemoryCache:
             self._data.pop(next(iter(self._data)))
 
 
+class RedisCache:
+    """The same interface on Redis: shared by every API replica and worker."""
+
+    def __init__(self, url: str) -> None:
+        import redis.asyncio as redis
+
+        self._redis = redis.Redis.from_url(url, socket_timeout=2.0, socket_connect_timeout=2.0)
+        self.hits = 0
+        self.misses = 0
+
+    async def get(self, key: str) -> Any | None:
+        raw = await self._redis.get(key)
+        if raw is None:
+            self.misses += 1
+            return None
+        self.hits += 1
+        return jsonutil.loads(raw)
+
+    async def set(self, key: str, value: Any, ttl: int) -> None:
+        await self._redis.set(key, jsonutil.dumps(value), ex=ttl)
+
+    async def incr(self, key: str) -> int:
+        return int(await self._redis.incr(key))
+
+    async def delete(self, key: str) -> None:
+        await self._redis.delete(key)
+
+    async def close(self) -> None:
+        await self._redis.aclose()
+
+
+def make_cache(redis_url: str | None) -> MemoryCache | RedisCache:
+    """Redis when configured, a per-process dict otherwise."""
+    return RedisCache(redis_url) if redis_url else MemoryCache()
+
+
 def cache_key(*parts: object) -> str:
     """The one key builder: 'lf:' + parts joined by ':'."""
     return "lf:" + ":".join(str(p) for p in parts)

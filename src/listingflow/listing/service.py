@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from listingflow.exceptions import Conflict, NotFound
 from listingflow.integrations.llm.prompts import PROMPT_VERSION
+from listingflow.kit.cache import Cache
 from listingflow.kit.models import utcnow
 from listingflow.listing.repository import listing_repository
 from listingflow.listing.schemas import ListingEdit
@@ -51,6 +52,7 @@ class ListingService:
         marketplace: str,
         *,
         engine: str | None = None,
+        cache: Cache | None = None,
     ) -> tuple[Product, Listing]:
         """(Re)write the product's listing for one marketplace; hand edits are replaced."""
         marketplace = check_marketplace(marketplace)
@@ -62,8 +64,11 @@ class ListingService:
         if existing and _reusable(existing[0], product, engine):
             # The same input, engine and prompt: an LLM answer is never paid for twice.
             return product, existing[0]
-        result = await optimization_service.optimize(source_of(product), marketplace, engine=engine)
+        result = await optimization_service.optimize(
+            source_of(product), marketplace, engine=engine, cache=cache
+        )
         draft = result.draft
+        await optimization_service.record_usage(session, workspace_id, result)
         listing = (
             existing[0]
             if existing

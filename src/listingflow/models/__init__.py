@@ -4,6 +4,7 @@ from listingflow.kit.models import Base
 from listingflow.models.api_key import ApiKey
 from listingflow.models.job import Job, JobKind, JobStatus
 from listingflow.models.listing import Listing, ListingStatus
+from listingflow.models.llm_usage import LlmUsage
 from listingflow.models.product import Product, ProductStatus
 from listingflow.models.webhook_delivery import WebhookDelivery
 from listingflow.models.webhook_secret import WebhookSecret
@@ -18,6 +19,7 @@ __all__ = [
     "JobStatus",
     "Listing",
     "ListingStatus",
+    "LlmUsage",
     "Product",
     "ProductStatus",
     "WebhookDelivery",

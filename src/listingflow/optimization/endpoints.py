@@ -7,10 +7,14 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
-from listingflow.deps import Uow
+from listingflow.deps import ReadSession, Uow, WorkspaceId
 from listingflow.exceptions import NotFound, PayloadTooLarge
 from listingflow.listing.service import listing_service
-from listingflow.optimization.service import check_engine, check_marketplace
+from listingflow.optimization.service import (
+    check_engine,
+    check_marketplace,
+    optimization_service,
+)
 from listingflow.product.schemas import ProductOut
 from listingflow.rules.marketplaces import MARKETPLACES
 
@@ -69,7 +73,12 @@ async def optimize(
     product_id: int, uow: Uow, target_marketplace: Marketplace = "amazon", engine: Engine = None
 ) -> ProductOut:
     await listing_service.optimize(
-        uow.session, uow.workspace_id, product_id, target_marketplace, engine=engine
+        uow.session,
+        uow.workspace_id,
+        product_id,
+        target_marketplace,
+        engine=engine,
+        cache=uow.cache,
     )
     await uow.commit()
     product, listings = await listing_service.for_product(uow.session, uow.workspace_id, product_id)
@@ -83,7 +92,12 @@ async def optimize_title(
     product_id: int, uow: Uow, target_marketplace: Marketplace = "amazon", engine: Engine = None
 ) -> TitleResult:
     product, listing = await listing_service.optimize(
-        uow.session, uow.workspace_id, product_id, target_marketplace, engine=engine
+        uow.session,
+        uow.workspace_id,
+        product_id,
+        target_marketplace,
+        engine=engine,
+        cache=uow.cache,
     )
     await uow.commit()
     return TitleResult(
@@ -104,7 +118,12 @@ async def optimize_description(
     product_id: int, uow: Uow, target_marketplace: Marketplace = "amazon", engine: Engine = None
 ) -> DescriptionResult:
     product, listing = await listing_service.optimize(
-        uow.session, uow.workspace_id, product_id, target_marketplace, engine=engine
+        uow.session,
+        uow.workspace_id,
+        product_id,
+        target_marketplace,
+        engine=engine,
+        cache=uow.cache,
     )
     await uow.commit()
     return DescriptionResult(
@@ -134,7 +153,12 @@ async def batch_optimize(body: BatchOptimizeRequest, uow: Uow) -> BatchOptimizeR
     for product_id in dict.fromkeys(body.product_ids):
         try:
             _, listing = await listing_service.optimize(
-                uow.session, uow.workspace_id, product_id, marketplace, engine=engine
+                uow.session,
+                uow.workspace_id,
+                product_id,
+                marketplace,
+                engine=engine,
+                cache=uow.cache,
             )
         except NotFound as exc:
             results.append(BatchItem(product_id=product_id, status="failed", error=exc.message))
@@ -156,6 +180,11 @@ async def batch_optimize(body: BatchOptimizeRequest, uow: Uow) -> BatchOptimizeR
         failed_count=failed,
         results=results,
     )
+
+
+@router.get("/api/ai/usage", summary="Today's LLM calls and tokens against the quota")
+async def llm_usage(session: ReadSession, workspace_id: WorkspaceId) -> dict[str, Any]:
+    return await optimization_service.usage(session, workspace_id)
 
 
 @router.get("/api/export/marketplaces", summary="Supported marketplaces")

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from listingflow import config
 from listingflow.integrations.llm.base import ListingLimits
 from listingflow.kit.ratelimit import Budget, create_rate_limiter
-from listingflow.rules.rulebooks import get_rulebook
+from listingflow.optimization.rulebook import rulebook_for
 from listingflow.rules.terms import PROMOTIONAL, SUBJECTIVE, TIME_BOUND
 
 if TYPE_CHECKING:
@@ -46,7 +46,7 @@ def llm_engine() -> OpenAICompatibleEngine:
 
 def limits_for(marketplace: str, language: str) -> ListingLimits:
     """The rulebook's hard limits in the shape the LLM engine enforces and repairs against."""
-    book = get_rulebook(marketplace)
+    book = rulebook_for(marketplace)
     banned = {
         term
         for table in (PROMOTIONAL, SUBJECTIVE, TIME_BOUND)

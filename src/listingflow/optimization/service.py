@@ -7,16 +7,24 @@ the repair cannot fix, the offline engine's listing is used instead and the fall
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import structlog
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from listingflow import config
 from listingflow.exceptions import UpstreamUnavailable, ValidationFailed
-from listingflow.integrations.llm.base import LLMError
+from listingflow.integrations.llm.base import ListingLimits, LLMError, LLMResult
+from listingflow.integrations.llm.prompts import PROMPT_VERSION
+from listingflow.kit.cache import Cache, cache_key
+from listingflow.kit.jsonutil import content_hash
+from listingflow.kit.models import utcnow
 from listingflow.models import Product
 from listingflow.optimization.engines import limits_for, llm_configured, llm_engine
+from listingflow.optimization.repository import optimization_repository
+from listingflow.optimization.rulebook import required_attributes_for, rulebook_for
 from listingflow.rules.marketplaces import MARKETPLACES, marketplace_language
 from listingflow.rules.optimizer import listing_from_source, optimize_offline
 from listingflow.rules.scoring import Score, score
@@ -39,6 +47,9 @@ class Optimized:
     model: str | None = None
     prompt_version: str | None = None
     notes: list[str] = field(default_factory=list)
+    llm_calls: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
 
 
 def check_marketplace(marketplace: str | None, field_name: str = "target_marketplace") -> str:
@@ -70,7 +81,35 @@ def check_engine(engine: str | None) -> str:
     return value
 
 
+if TYPE_CHECKING:
+    from listingflow.integrations.llm.openai_compatible import OpenAICompatibleEngine
+
 log = structlog.get_logger()
+_CACHED_FIELDS = ("title", "description", "bullets", "keywords", "language")
+
+
+def _result_to_cache(result: LLMResult) -> dict[str, Any]:
+    listing = result.listing
+    return {
+        "listing": {name: getattr(listing, name) for name in _CACHED_FIELDS},
+        "engine": result.engine,
+        "model": result.model,
+        "prompt_version": result.prompt_version,
+        "flagged": result.flagged,
+        "repaired": result.repaired,
+    }
+
+
+def _result_from_cache(data: dict[str, Any], marketplace: str) -> LLMResult:
+    return LLMResult(
+        listing=Draft(marketplace=marketplace, **data["listing"]),
+        engine=data["engine"],
+        model=data["model"],
+        prompt_version=data["prompt_version"],
+        flagged=list(data["flagged"]),
+        repaired=list(data["repaired"]),
+        attempts=0,
+    )
 
 
 def source_of(product: Product) -> SourceProduct:
@@ -97,22 +136,72 @@ def has_errors(issues: list[Issue]) -> bool:
     return any(i.severity == Severity.ERROR for i in issues)
 
 
+async def cached_llm_optimize(
+    engine: OpenAICompatibleEngine,
+    source: SourceProduct,
+    marketplace: str,
+    *,
+    limits: ListingLimits,
+    language: str,
+    cache: Cache | None,
+    ttl: int,
+) -> tuple[LLMResult, bool]:
+    """The engine's answer, from the cache when this exact input was answered before.
+
+    The key covers the endpoint, model, prompt version, marketplace and every source fact, so
+    a change to any of them asks again. Returns (result, came from the cache).
+    """
+    key = cache_key(
+        "llm",
+        content_hash([engine.base_url, engine.model, PROMPT_VERSION, marketplace, language]),
+        content_hash(dataclasses.asdict(source)),
+    )
+    cached = await cache.get(key) if cache is not None else None
+    if cached is not None:
+        return _result_from_cache(cached, marketplace), True
+    result = await engine.optimize(source, marketplace, limits, target_language=language)
+    if cache is not None and ttl:
+        await cache.set(key, _result_to_cache(result), ttl)
+    return result, False
+
+
 class OptimizationService:
     def assess(
         self, draft: Draft, marketplace: str, source: SourceProduct
     ) -> tuple[list[Issue], Score]:
-        issues = validate(draft, marketplace)
-        return issues, score(draft, marketplace, source=source, issues=issues)
+        book = rulebook_for(marketplace)
+        required = required_attributes_for(marketplace, source.category)
+        issues = validate(draft, marketplace, rulebook=book, required_attributes=required)
+        return issues, score(
+            draft,
+            marketplace,
+            source=source,
+            issues=issues,
+            rulebook=book,
+            required_attributes=required,
+        )
 
-    async def optimize(self, source: SourceProduct, marketplace: str, *, engine: str) -> Optimized:
+    async def optimize(
+        self,
+        source: SourceProduct,
+        marketplace: str,
+        *,
+        engine: str,
+        cache: Cache | None = None,
+    ) -> Optimized:
+        """The listing for one marketplace, with its issues and scores before and after.
+
+        LLM answers are cached (Redis when configured) by the product's content, marketplace,
+        model and prompt version: the same input is never paid for twice, by any process.
+        """
         original = listing_from_source(source, marketplace)
         _, before = self.assess(original, marketplace, source)
-        offline = optimize_offline(source, marketplace)
+        offline = optimize_offline(source, marketplace, rulebook=rulebook_for(marketplace))
         offline_issues, offline_score = self.assess(offline, marketplace, source)
         notes: list[str] = []
         if engine == LLM:
             try:
-                return await self._llm(source, marketplace, offline, offline_issues, before)
+                return await self._llm(source, marketplace, offline, offline_issues, before, cache)
             except LLMError as exc:
                 if config.settings.llm_fallback == "fail":
                     raise UpstreamUnavailable(f"the LLM engine failed: {exc}") from exc
@@ -134,10 +223,17 @@ class OptimizationService:
         offline: Draft,
         offline_issues: list[Issue],
         before: Score,
+        cache: Cache | None,
     ) -> Optimized:
         language = marketplace_language(marketplace)
-        result = await llm_engine().optimize(
-            source, marketplace, limits_for(marketplace, language), target_language=language
+        result, cached = await cached_llm_optimize(
+            llm_engine(),
+            source,
+            marketplace,
+            limits=limits_for(marketplace, language),
+            language=language,
+            cache=cache,
+            ttl=config.settings.llm_cache_ttl,
         )
         draft = result.listing
         # Attributes and images are facts, not prose: the same as the offline engine keeps.
@@ -159,7 +255,44 @@ class OptimizationService:
             model=result.model,
             prompt_version=result.prompt_version,
             notes=notes,
+            llm_calls=0 if cached else result.attempts,
+            prompt_tokens=result.prompt_tokens,
+            completion_tokens=result.completion_tokens,
         )
+
+    async def record_usage(
+        self, session: AsyncSession, workspace_id: int, optimized: Optimized
+    ) -> None:
+        if optimized.llm_calls:
+            await optimization_repository.add_usage(
+                session,
+                workspace_id,
+                utcnow().date(),
+                calls=optimized.llm_calls,
+                prompt_tokens=optimized.prompt_tokens,
+                completion_tokens=optimized.completion_tokens,
+            )
+
+    async def usage(self, session: AsyncSession, workspace_id: int) -> dict[str, Any]:
+        """Today's LLM calls and tokens for the workspace, against the configured quota."""
+        today = utcnow().date()
+        row = await optimization_repository.usage(session, workspace_id, today)
+        settings = config.settings
+        provider = await llm_engine().usage() if llm_configured() else None
+        return {
+            "day": today.isoformat(),
+            "llm_configured": llm_configured(),
+            "model": settings.llm_model if llm_configured() else None,
+            "calls": row.calls if row else 0,
+            "prompt_tokens": row.prompt_tokens if row else 0,
+            "completion_tokens": row.completion_tokens if row else 0,
+            "quota": {
+                "requests_per_minute": settings.llm_rpm,
+                "requests_per_day": settings.llm_rpd,
+                "tokens_per_minute": settings.llm_tpm,
+            },
+            "provider_usage": provider,
+        }
 
 
 optimization_service = OptimizationService()
