@@ -104,10 +104,10 @@ class Settings(BaseSettings):
         ge=0,
         description="seconds an LLM answer is reused for the same input",
     )
-    llm_fallback: Literal["offline", "fail"] = Field(
+    llm_fallback: Literal["offline", "wait", "fail"] = Field(
         default="offline",
-        description="when the LLM is unreachable or out of quota: use the offline engine, "
-        "or fail the item",
+        description="when the LLM is unreachable or out of quota: use the offline engine; "
+        "wait for the quota (up to llm_deadline) and fail after; or fail at once",
     )
 
     log_level: str = "INFO"

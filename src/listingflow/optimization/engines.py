@@ -41,6 +41,7 @@ def llm_engine() -> OpenAICompatibleEngine:
         limiter=limiter,
         limiter_key=f"llm:{settings.llm_base_url}:{settings.llm_model}",
         budget=budget,
+        wait_for_daily_quota=settings.llm_fallback == "wait",
     )
 
 

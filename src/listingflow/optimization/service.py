@@ -203,7 +203,7 @@ class OptimizationService:
             try:
                 return await self._llm(source, marketplace, offline, offline_issues, before, cache)
             except LLMError as exc:
-                if config.settings.llm_fallback == "fail":
+                if config.settings.llm_fallback != "offline":
                     raise UpstreamUnavailable(f"the LLM engine failed: {exc}") from exc
                 log.warning("optimization.llm_fallback", marketplace=marketplace, error=str(exc))
                 notes.append(f"The LLM engine failed ({exc}); the offline engine wrote this.")
