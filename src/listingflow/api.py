@@ -3,6 +3,7 @@
 from fastapi import APIRouter
 
 from listingflow.importing.endpoints import router as import_router
+from listingflow.job.endpoints import router as job_router
 from listingflow.listing.endpoints import router as listing_router
 from listingflow.ops.endpoints import router as ops_router
 from listingflow.optimization.endpoints import router as optimization_router
@@ -14,3 +15,4 @@ router.include_router(import_router)
 router.include_router(product_router)
 router.include_router(listing_router)
 router.include_router(optimization_router)
+router.include_router(job_router)

@@ -24,6 +24,8 @@ from listingflow.kit.cache import RedisCache, make_cache
 from listingflow.kit.runtime import tune_gc
 from listingflow.logging import CorrelationIdMiddleware, configure_logging
 from listingflow.middleware import BodySizeLimitMiddleware
+from listingflow.worker.broker import setup_broker, start_embedded_worker
+from listingflow.worker.context import share_cache
 
 log = structlog.get_logger()
 
@@ -119,11 +121,19 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     async with database.session() as session:
         await auth_service.ensure_settings_webhook_secret(session)
         await session.commit()
+    app.state.broker = setup_broker(settings)
+    worker = None
+    if settings.broker_url is None:  # embedded mode: the jobs run in this process
+        share_cache(app.state.cache)
+        worker = start_embedded_worker(app.state.broker, settings.worker_threads)
     tune_gc()
     log.info("app.started", database=database.dialect, version=__version__)
     try:
         yield
     finally:
+        if worker is not None:
+            await asyncio.to_thread(worker.stop)
+            share_cache(None)
         await database.dispose()
         if isinstance(app.state.cache, RedisCache):
             await app.state.cache.close()

@@ -63,7 +63,15 @@ class Settings(BaseSettings):
     webhook_signature_tolerance: int = Field(default=300, ge=1, description="seconds")
 
     redis_url: str | None = None
-    broker_url: str | None = None
+    broker_url: str | None = Field(
+        default=None, description="redis://... or amqp://...; unset: jobs run inside the API"
+    )
+    worker_threads: int = Field(default=4, ge=1, description="embedded worker threads")
+    job_wait_seconds: float = Field(
+        default=10.0, ge=0, description="how long v1 routes wait for their job's results"
+    )
+    job_running_timeout: float = Field(default=600.0, gt=0, description="seconds, then resent")
+    job_pending_timeout: float = Field(default=900.0, gt=0, description="seconds, then resent")
     cache_ttl_stats: int = 600
     cache_ttl_list: int = 300
     cache_ttl_session: int = 3600

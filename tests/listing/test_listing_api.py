@@ -7,6 +7,8 @@ from fastapi import FastAPI
 from tests.conftest import make_api_key
 from tests.factories import product_payload
 
+from listingflow.config import Settings
+
 
 async def _product(client: httpx.AsyncClient, **overrides: object) -> int:
     payload = product_payload(
@@ -112,23 +114,32 @@ async def test_edit_with_bad_input_is_422(client: httpx.AsyncClient) -> None:
     assert (await client.patch("/api/listings/999999", json={"title": "x"})).status_code == 404
 
 
-async def test_batch_optimize(client: httpx.AsyncClient) -> None:
+async def test_batch_optimize_runs_as_a_job_and_answers_v1(
+    client: httpx.AsyncClient, settings: Settings
+) -> None:
     ids = [await _product(client) for _ in range(3)]
     response = await client.post(
         "/api/ai/batch-optimize",
         json={"product_ids": [*ids, 999999], "target_marketplace": "allegro"},
     )
     body = response.json()
+    assert body["job_id"]
     assert body["status"] == "partial"
     assert body["success_count"] == 3
     assert body["failed_count"] == 1
     assert {r["product_id"] for r in body["results"] if r["status"] == "success"} == set(ids)
+    [failed] = [r for r in body["results"] if r["status"] == "failed"]
+    assert "not found" in failed["error"]
+    job = (await client.get(f"/api/jobs/{body['job_id']}")).json()
+    assert job["status"] == "completed"
+    assert job["total"] == job["processed"] == 4
+    assert job["succeeded"] == 3 and job["failed"] == 1
     stats = (await client.get("/api/products/stats/summary")).json()
     assert stats["optimized_products"] == 3
     assert stats["average_optimization_score"] is not None
+    settings.max_batch_items = 2
     too_many = await client.post(
-        "/api/ai/batch-optimize",
-        json={"product_ids": list(range(1, 60)), "target_marketplace": "ebay"},
+        "/api/ai/batch-optimize", json={"product_ids": ids, "target_marketplace": "ebay"}
     )
     assert too_many.status_code == 413
 

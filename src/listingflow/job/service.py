@@ -2,14 +2,25 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
+from collections.abc import Sequence
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from listingflow.exceptions import NotFound
+from listingflow.exceptions import Conflict, NotFound
 from listingflow.job.repository import job_repository
 from listingflow.kit.models import utcnow
-from listingflow.models import Job, JobKind, JobStatus
+from listingflow.models import (
+    FINISHED_ITEM_STATUSES,
+    Job,
+    JobItem,
+    JobItemStatus,
+    JobKind,
+    JobStatus,
+)
 
 
 class JobService:
@@ -50,6 +61,26 @@ class JobService:
             job.result = result
         job.completed_at = utcnow()
 
+    async def recent(
+        self, session: AsyncSession, workspace_id: int, *, kind: str | None, limit: int
+    ) -> list[Job]:
+        return await job_repository.recent(session, workspace_id, kind=kind, limit=limit)
+
+    async def wait(
+        self, session: AsyncSession, workspace_id: int, job_id: int, *, seconds: float
+    ) -> Job:
+        """The job once it has finished, or as it is when the timeout runs out."""
+        deadline = time.monotonic() + seconds
+        while True:
+            await session.rollback()  # a fresh snapshot each time (SQLite keeps the first one)
+            job = await self.get(session, workspace_id, job_id)
+            await session.refresh(job)
+            if job.status not in (JobStatus.PENDING.value, JobStatus.RUNNING.value):
+                return job
+            if time.monotonic() >= deadline:
+                return job
+            await asyncio.sleep(0.05)
+
     async def get(self, session: AsyncSession, workspace_id: int, job_id: int) -> Job:
         job = await job_repository.get(session, workspace_id, job_id)
         if job is None:
@@ -58,3 +89,119 @@ class JobService:
 
 
 job_service = JobService()
+
+
+class JobItemsService:
+    """Jobs made of items: fan-out, claiming, finishing, cancel, retry and the sweeper."""
+
+    async def create(
+        self,
+        session: AsyncSession,
+        workspace_id: int,
+        *,
+        kind: JobKind,
+        source: str | None,
+        items: Sequence[tuple[int | None, str | None]],
+        params: dict[str, Any],
+    ) -> tuple[Job, list[int]]:
+        """The job and its items as rows (flushed, not committed); returns the item ids to
+        enqueue once the boundary has committed."""
+        job = Job(
+            workspace_id=workspace_id,
+            kind=kind.value,
+            source=source,
+            status=JobStatus.PENDING.value,
+            total=len(items),
+            params=params,
+            result={},
+        )
+        await job_repository.add(session, job)
+        now = utcnow()
+        await job_repository.add_items(
+            session,
+            [
+                {
+                    "job_id": job.id,
+                    "workspace_id": workspace_id,
+                    "product_id": product_id,
+                    "marketplace": marketplace,
+                    "status": JobItemStatus.PENDING.value,
+                    "attempts": 0,
+                    "result": {},
+                    "created_at": now,
+                    "updated_at": now,
+                }
+                for product_id, marketplace in items
+            ],
+        )
+        if not items:
+            job_service.finish(job)
+        return job, await job_repository.item_ids(session, job.id)
+
+    async def claim(self, session: AsyncSession, item_id: int) -> tuple[JobItem, Job] | None:
+        """The item, now running, and its job; None when there is nothing to do (a redelivery
+        of a finished item, or a cancelled job)."""
+        item = await job_repository.claim_item(session, item_id)
+        if item is None:
+            return None
+        job = await job_repository.get_any(session, item.job_id)
+        if job is None or job.status == JobStatus.CANCELLED.value:
+            await job_repository.finish_item(session, item, status=JobItemStatus.CANCELLED)
+            return None
+        return item, job
+
+    async def succeeded(self, session: AsyncSession, item: JobItem, result: dict[str, Any]) -> None:
+        await job_repository.finish_item(
+            session, item, status=JobItemStatus.SUCCEEDED, result=result
+        )
+
+    async def failed(self, session: AsyncSession, item_id: int, error: str) -> None:
+        item = await session.get(JobItem, item_id, populate_existing=True)
+        if item is not None and item.status not in FINISHED_ITEM_STATUSES:
+            await job_repository.finish_item(
+                session, item, status=JobItemStatus.FAILED, error=error
+            )
+
+    async def release(self, session: AsyncSession, item_id: int, error: str) -> None:
+        await job_repository.release_item(session, item_id, error)
+
+    async def cancel(self, session: AsyncSession, workspace_id: int, job_id: int) -> Job:
+        job = await job_service.get(session, workspace_id, job_id)
+        if job.status in (JobStatus.COMPLETED.value, JobStatus.FAILED.value):
+            raise Conflict(f"job {job_id} has already finished ({job.status})")
+        if job.status != JobStatus.CANCELLED.value:
+            await job_repository.cancel(session, job)
+        return job
+
+    async def retry_failed(
+        self, session: AsyncSession, workspace_id: int, job_id: int
+    ) -> tuple[Job, list[int]]:
+        job = await job_service.get(session, workspace_id, job_id)
+        if job.kind == JobKind.IMPORT.value:
+            raise Conflict("an import job is retried by importing its file again")
+        return job, await job_repository.reset_failed(session, job)
+
+    async def items(
+        self, session: AsyncSession, job: Job, *, status: str | None, offset: int, limit: int
+    ) -> list[JobItem]:
+        return await job_repository.items(
+            session, job.id, status=status, offset=offset, limit=limit
+        )
+
+    async def sweep(
+        self, session: AsyncSession, *, running_timeout: float, pending_timeout: float
+    ) -> list[int]:
+        """Items to send again: stuck running past the timeout (their worker died) or pending
+        long after creation (their message was lost between commit and enqueue)."""
+        now = utcnow()
+        ids = await job_repository.stale_items(
+            session,
+            running_before=now - timedelta(seconds=running_timeout),
+            pending_before=now - timedelta(seconds=pending_timeout),
+        )
+        if ids:
+            await job_repository.requeue(session, ids)
+        return ids
+
+
+job_items_service = JobItemsService()

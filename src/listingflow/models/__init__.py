@@ -3,6 +3,7 @@
 from listingflow.kit.models import Base
 from listingflow.models.api_key import ApiKey
 from listingflow.models.job import Job, JobKind, JobStatus
+from listingflow.models.job_item import FINISHED_ITEM_STATUSES, JobItem, JobItemStatus
 from listingflow.models.listing import Listing, ListingStatus
 from listingflow.models.llm_usage import LlmUsage
 from listingflow.models.product import Product, ProductStatus
@@ -12,9 +13,12 @@ from listingflow.models.workspace import DEFAULT_WORKSPACE_SLUG, Workspace
 
 __all__ = [
     "DEFAULT_WORKSPACE_SLUG",
+    "FINISHED_ITEM_STATUSES",
     "ApiKey",
     "Base",
     "Job",
+    "JobItem",
+    "JobItemStatus",
     "JobKind",
     "JobStatus",
     "Listing",

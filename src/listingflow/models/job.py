@@ -14,6 +14,7 @@ from listingflow.kit.models import Base, BigId, JSONValue, utcnow
 
 class JobKind(enum.StrEnum):
     IMPORT = "import"
+    OPTIMIZE = "optimize"
 
 
 class JobStatus(enum.StrEnum):

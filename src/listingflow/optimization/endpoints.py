@@ -7,9 +7,12 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
+from listingflow import config
 from listingflow.deps import ReadSession, Uow, WorkspaceId
-from listingflow.exceptions import NotFound, PayloadTooLarge
+from listingflow.exceptions import PayloadTooLarge
+from listingflow.job.service import job_items_service, job_service
 from listingflow.listing.service import listing_service
+from listingflow.models import JobKind
 from listingflow.optimization.service import (
     check_engine,
     check_marketplace,
@@ -17,10 +20,10 @@ from listingflow.optimization.service import (
 )
 from listingflow.product.schemas import ProductOut
 from listingflow.rules.marketplaces import MARKETPLACES
+from listingflow.worker.enqueue import send_job_items
 
 router = APIRouter(tags=["optimization"])
 
-MAX_SYNC_BATCH = 50  # until optimization runs as a background job
 Marketplace = Annotated[str, Query(description="amazon, ebay, allegro, kaufland, ...")]
 Engine = Annotated[str | None, Query(description="offline (default) or llm")]
 
@@ -49,7 +52,7 @@ class BatchOptimizeRequest(BaseModel):
 
 class BatchItem(BaseModel):
     product_id: int
-    status: str = Field(description="success or failed")
+    status: str = Field(description="success, failed, or queued (still running)")
     listing_id: int | None = None
     score: int | None = None
     error: str | None = None
@@ -61,7 +64,7 @@ class BatchOptimizeResponse(BaseModel):
     success_count: int
     failed_count: int
     results: list[BatchItem]
-    job_id: int | None = Field(default=None, description="set once optimization runs as a job")
+    job_id: int | None = Field(default=None, description="follow it at GET /api/jobs/{id}")
 
 
 @router.post(
@@ -138,48 +141,70 @@ async def optimize_description(
 @router.post(
     "/api/ai/batch-optimize",
     response_model=BatchOptimizeResponse,
-    summary=f"Optimize up to {MAX_SYNC_BATCH} products (more once jobs run it in the background)",
+    summary="Optimize many products as a background job; waits briefly for the results",
 )
 async def batch_optimize(body: BatchOptimizeRequest, uow: Uow) -> BatchOptimizeResponse:
-    if len(body.product_ids) > MAX_SYNC_BATCH:
-        raise PayloadTooLarge(
-            f"{len(body.product_ids)} products in one request; up to {MAX_SYNC_BATCH} are "
-            "optimized at once",
-            field="product_ids",
-        )
-    results: list[BatchItem] = []
+    """Creates a job (one item per product), then waits up to LISTINGFLOW_JOB_WAIT_SECONDS so
+    that v1 callers still get per-product results; items not finished by then are `queued` and
+    the job id tells where to follow them (GET /api/jobs/{id})."""
     marketplace = check_marketplace(body.target_marketplace)
     engine = check_engine(body.engine)
-    for product_id in dict.fromkeys(body.product_ids):
-        try:
-            _, listing = await listing_service.optimize(
-                uow.session,
-                uow.workspace_id,
-                product_id,
-                marketplace,
-                engine=engine,
-                cache=uow.cache,
-            )
-        except NotFound as exc:
-            results.append(BatchItem(product_id=product_id, status="failed", error=exc.message))
-            continue
-        results.append(
-            BatchItem(
-                product_id=product_id,
-                status="success",
-                listing_id=listing.id,
-                score=listing.score,
-            )
+    product_ids = list(dict.fromkeys(body.product_ids))
+    limit = config.settings.max_batch_items
+    if len(product_ids) > limit:
+        raise PayloadTooLarge(
+            f"{len(product_ids)} products in one request; the limit is {limit}",
+            field="product_ids",
         )
+    job, item_ids = await job_items_service.create(
+        uow.session,
+        uow.workspace_id,
+        kind=JobKind.OPTIMIZE,
+        source=f"batch-optimize:{marketplace}",
+        items=[(product_id, marketplace) for product_id in product_ids],
+        params={"engine": engine, "marketplace": marketplace},
+    )
+    job_id = job.id
+    uow.after_commit(lambda: send_job_items(JobKind.OPTIMIZE.value, item_ids))
     await uow.commit()
+    job = await job_service.wait(
+        uow.session, uow.workspace_id, job_id, seconds=config.settings.job_wait_seconds
+    )
+    items = await job_items_service.items(
+        uow.session, job, status=None, offset=0, limit=len(product_ids)
+    )
+    results = [
+        BatchItem(
+            product_id=item.product_id or 0,
+            status=_V1_ITEM_STATUS.get(item.status, "queued"),
+            listing_id=item.result.get("listing_id"),
+            score=item.result.get("score"),
+            error=item.last_error if item.status == "failed" else None,
+        )
+        for item in items
+    ]
     failed = sum(r.status == "failed" for r in results)
+    queued = sum(r.status == "queued" for r in results)
+    status = (
+        "running"
+        if queued
+        else "success"
+        if not failed
+        else "partial"
+        if failed < len(results)
+        else "failed"
+    )
     return BatchOptimizeResponse(
-        status="success" if not failed else "partial" if failed < len(results) else "failed",
+        status=status,
         marketplace=marketplace,
-        success_count=len(results) - failed,
+        success_count=sum(r.status == "success" for r in results),
         failed_count=failed,
         results=results,
+        job_id=job.id,
     )
+
+
+_V1_ITEM_STATUS = {"succeeded": "success", "failed": "failed", "cancelled": "cancelled"}
 
 
 @router.get("/api/ai/usage", summary="Today's LLM calls and tokens against the quota")

@@ -1,1 +1,1 @@
-"""worker."""
+"""Dramatiq wiring only: the broker chosen by settings, the embedded worker, per-loop databases."""
