@@ -26,6 +26,7 @@ from listingflow.logging import CorrelationIdMiddleware, configure_logging
 from listingflow.middleware import BodySizeLimitMiddleware
 from listingflow.worker.broker import setup_broker, start_embedded_worker
 from listingflow.worker.context import share_cache
+from listingflow.worker.sweeper import run_sweeper
 
 log = structlog.get_logger()
 
@@ -126,11 +127,20 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     if settings.broker_url is None:  # embedded mode: the jobs run in this process
         share_cache(app.state.cache)
         worker = start_embedded_worker(app.state.broker, settings.worker_threads)
+    sweeper = asyncio.create_task(
+        run_sweeper(
+            database,
+            interval=settings.job_sweep_interval,
+            running_timeout=settings.job_running_timeout,
+            pending_timeout=settings.job_pending_timeout,
+        )
+    )
     tune_gc()
     log.info("app.started", database=database.dialect, version=__version__)
     try:
         yield
     finally:
+        sweeper.cancel()
         if worker is not None:
             await asyncio.to_thread(worker.stop)
             share_cache(None)

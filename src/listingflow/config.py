@@ -72,6 +72,7 @@ class Settings(BaseSettings):
     )
     job_running_timeout: float = Field(default=600.0, gt=0, description="seconds, then resent")
     job_pending_timeout: float = Field(default=900.0, gt=0, description="seconds, then resent")
+    job_sweep_interval: float = Field(default=60.0, gt=0, description="seconds between sweeps")
     cache_ttl_stats: int = 600
     cache_ttl_list: int = 300
     cache_ttl_session: int = 3600

@@ -13,6 +13,7 @@ from listingflow import db as dbmod
 from listingflow.auth.service import auth_service
 from listingflow.cli.common import database, err, fail, out, run
 from listingflow.cli.imports import import_command
+from listingflow.cli.jobs import jobs_app, worker_command
 from listingflow.cli.optimize import optimize_command, validate_command
 from listingflow.cli.products import products_app
 
@@ -36,6 +37,8 @@ app.add_typer(products_app, name="products")
 app.command("import")(import_command)
 app.command("optimize")(optimize_command)
 app.command("validate")(validate_command)
+app.command("worker")(worker_command)
+app.add_typer(jobs_app, name="jobs")
 
 WorkspaceOpt = Annotated[str, typer.Option("--workspace", "-w", help="workspace slug")]
 

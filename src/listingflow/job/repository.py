@@ -154,10 +154,11 @@ class JobRepository:
 
     async def stale_items(
         self, session: AsyncSession, *, running_before: datetime, pending_before: datetime
-    ) -> list[int]:
-        """Items stuck running (a worker died) or pending with no message (lost on enqueue)."""
+    ) -> list[tuple[int, str]]:
+        """(item id, job kind) of items stuck running (a worker died) or pending with no
+        message (lost on enqueue)."""
         query = (
-            select(JobItem.id)
+            select(JobItem.id, Job.kind)
             .join(Job, Job.id == JobItem.job_id)
             .where(
                 Job.status.in_(_OPEN_JOB),
@@ -173,7 +174,7 @@ class JobRepository:
             .order_by(JobItem.id)
             .limit(10_000)
         )
-        return list((await session.execute(query)).scalars())
+        return [(int(row[0]), str(row[1])) for row in (await session.execute(query)).all()]
 
     async def requeue(self, session: AsyncSession, item_ids: Sequence[int]) -> None:
         await session.execute(

@@ -190,18 +190,21 @@ class JobItemsService:
 
     async def sweep(
         self, session: AsyncSession, *, running_timeout: float, pending_timeout: float
-    ) -> list[int]:
-        """Items to send again: stuck running past the timeout (their worker died) or pending
-        long after creation (their message was lost between commit and enqueue)."""
+    ) -> dict[str, list[int]]:
+        """Items to send again, by job kind: stuck running past the timeout (their worker
+        died) or pending long after creation (their message was lost before the broker)."""
         now = utcnow()
-        ids = await job_repository.stale_items(
+        stale = await job_repository.stale_items(
             session,
             running_before=now - timedelta(seconds=running_timeout),
             pending_before=now - timedelta(seconds=pending_timeout),
         )
-        if ids:
-            await job_repository.requeue(session, ids)
-        return ids
+        by_kind: dict[str, list[int]] = {}
+        for item_id, kind in stale:
+            by_kind.setdefault(kind, []).append(item_id)
+        if stale:
+            await job_repository.requeue(session, [item_id for item_id, _ in stale])
+        return by_kind
 
 
 job_items_service = JobItemsService()
