@@ -20,7 +20,7 @@ from listingflow.api import router
 from listingflow.auth.service import auth_service
 from listingflow.config import Settings
 from listingflow.exceptions import ListingflowError
-from listingflow.kit.cache import RedisCache, make_cache
+from listingflow.kit.cache import MemoryCache, RedisCache, make_cache
 from listingflow.kit.runtime import tune_gc
 from listingflow.logging import CorrelationIdMiddleware, configure_logging
 from listingflow.middleware import BodySizeLimitMiddleware
@@ -125,7 +125,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.broker = setup_broker(settings)
     worker = None
     if settings.broker_url is None:  # embedded mode: the jobs run in this process
-        share_cache(app.state.cache)
+        if isinstance(app.state.cache, MemoryCache):  # a Redis client belongs to its loop
+            share_cache(app.state.cache)
         worker = start_embedded_worker(app.state.broker, settings.worker_threads)
     sweeper = asyncio.create_task(
         run_sweeper(

@@ -10,6 +10,7 @@ class ListingflowError(Exception):
 
     status_code = 400
     code = "bad_request"
+    retryable = False  # would the same call succeed later (a job retries only these)?
 
     def __init__(
         self,
@@ -61,6 +62,19 @@ class ValidationFailed(ListingflowError):
     code = "validation_error"
 
 
+class StillRunning(ListingflowError):
+    """The work was accepted as a job but did not finish within the wait; follow the job."""
+
+    status_code = 504
+    code = "still_running"
+
+
 class UpstreamUnavailable(ListingflowError):
+    """An outside service failed; `retryable` says whether trying again later can help."""
+
     status_code = 502
     code = "upstream_error"
+
+    def __init__(self, message: str, *, retryable: bool = True, field: str | None = None) -> None:
+        super().__init__(message, field=field)
+        self.retryable = retryable

@@ -4,6 +4,7 @@ cancel, retry of failed items, and the sweeper."""
 from __future__ import annotations
 
 import asyncio
+import json
 import socket
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
@@ -214,3 +215,26 @@ async def test_unknown_job_and_finished_job(client: httpx.AsyncClient) -> None:
         )
     ).json()
     assert (await client.post(f"/api/jobs/{body['job_id']}/cancel")).status_code == 409
+
+
+async def test_job_events_stream_progress_then_done(client: httpx.AsyncClient) -> None:
+    ids = await _products(client, 3)
+    body = (
+        await client.post(
+            "/api/ai/batch-optimize", json={"product_ids": ids, "target_marketplace": "ebay"}
+        )
+    ).json()
+    events: list[tuple[str, dict[str, Any]]] = []
+    async with client.stream("GET", f"/api/jobs/{body['job_id']}/events?interval=0.1") as response:
+        assert response.status_code == 200
+        assert response.headers["content-type"].startswith("text/event-stream")
+        name = ""
+        async for line in response.aiter_lines():
+            if line.startswith("event:"):
+                name = line.split(":", 1)[1].strip()
+            elif line.startswith("data:"):
+                events.append((name, json.loads(line.split(":", 1)[1])))
+    assert events[-1][0] == "done"
+    assert events[-1][1]["status"] == "completed"
+    assert events[-1][1]["processed"] == 3
+    assert (await client.get("/api/jobs/999999/events")).status_code == 404

@@ -14,7 +14,6 @@ from tests.fakes.openai_server import FakeLLMServer
 
 from listingflow.app import create_app
 from listingflow.config import Settings
-from listingflow.optimization.engines import llm_engine
 
 
 @pytest.fixture(scope="module")
@@ -31,9 +30,7 @@ def llm(llm_server: FakeLLMServer, settings: Settings) -> Iterator[FakeLLMServer
     settings.llm_rpm = settings.llm_tpm = settings.llm_rpd = None
     settings.llm_timeout = 0.5
     settings.llm_deadline = 5
-    llm_engine.cache_clear()
     yield llm_server
-    llm_engine.cache_clear()
     llm_server.reset()
 
 
@@ -91,7 +88,6 @@ async def test_an_unreachable_llm_falls_back_to_offline(
     client: httpx.AsyncClient, llm: FakeLLMServer, settings: Settings
 ) -> None:
     settings.llm_api_key = SecretStr("wrong-key")
-    llm_engine.cache_clear()
     product_id = await _product(client)
     response = await client.post(
         f"/api/ai/optimize/{product_id}?target_marketplace=ebay&engine=llm"
@@ -107,7 +103,6 @@ async def test_fallback_fail_answers_502(
 ) -> None:
     settings.llm_fallback = "fail"
     settings.llm_api_key = SecretStr("wrong-key")
-    llm_engine.cache_clear()
     product_id = await _product(client)
     response = await client.post(f"/api/ai/optimize/{product_id}?engine=llm")
     assert response.status_code == 502

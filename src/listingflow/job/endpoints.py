@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import AsyncIterator
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
+from sse_starlette.sse import EventSourceResponse
 
-from listingflow.deps import ReadSession, Uow, WorkspaceId
+from listingflow.deps import ReadSession, Uow, WorkspaceId, get_database
 from listingflow.job.schemas import JobDetail, JobItemOut, JobOut
 from listingflow.job.service import job_items_service, job_service
 from listingflow.worker.enqueue import send_job_items
@@ -46,6 +49,38 @@ async def get_job(
         items_offset=offset,
         items_limit=limit,
     )
+
+
+@router.get(
+    "/{job_id}/events",
+    summary="Server-Sent Events: `progress` while the job runs, then one `done`",
+    response_class=EventSourceResponse,
+)
+async def job_events(
+    job_id: int,
+    request: Request,
+    workspace_id: WorkspaceId,
+    interval: Annotated[float, Query(ge=0.1, le=10)] = 1.0,
+) -> EventSourceResponse:
+    database = get_database(request)
+    async with database.read_sessionmaker() as session:
+        await job_service.get(session, workspace_id, job_id)  # 404 before the stream starts
+
+    async def events() -> AsyncIterator[dict[str, str]]:
+        last = None
+        while True:
+            async with database.read_sessionmaker() as session:
+                job = JobOut.of(await job_service.get(session, workspace_id, job_id))
+            data = job.model_dump_json()
+            finished = job.status not in ("pending", "running")
+            if data != last or finished:
+                yield {"event": "done" if finished else "progress", "data": data}
+                last = data
+            if finished or await request.is_disconnected():
+                return
+            await asyncio.sleep(interval)
+
+    return EventSourceResponse(events(), ping=15)
 
 
 @router.post("/{job_id}/cancel", response_model=JobOut, summary="Cancel the items not started")

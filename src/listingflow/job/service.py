@@ -155,11 +155,17 @@ class JobItemsService:
             session, item, status=JobItemStatus.SUCCEEDED, result=result
         )
 
-    async def failed(self, session: AsyncSession, item_id: int, error: str) -> None:
+    async def failed(
+        self, session: AsyncSession, item_id: int, error: str, *, status_code: int = 422
+    ) -> None:
         item = await session.get(JobItem, item_id, populate_existing=True)
         if item is not None and item.status not in FINISHED_ITEM_STATUSES:
             await job_repository.finish_item(
-                session, item, status=JobItemStatus.FAILED, error=error
+                session,
+                item,
+                status=JobItemStatus.FAILED,
+                error=error,
+                result={"status_code": status_code},
             )
 
     async def release(self, session: AsyncSession, item_id: int, error: str) -> None:

@@ -9,10 +9,11 @@ from pydantic import BaseModel, Field
 
 from listingflow import config
 from listingflow.deps import ReadSession, Uow, WorkspaceId
-from listingflow.exceptions import PayloadTooLarge
+from listingflow.exceptions import ListingflowError, PayloadTooLarge, StillRunning
 from listingflow.job.service import job_items_service, job_service
+from listingflow.kit.uow import UnitOfWork
 from listingflow.listing.service import listing_service
-from listingflow.models import JobKind
+from listingflow.models import JobKind, Listing, Product
 from listingflow.optimization.service import (
     check_engine,
     check_marketplace,
@@ -67,6 +68,43 @@ class BatchOptimizeResponse(BaseModel):
     job_id: int | None = Field(default=None, description="follow it at GET /api/jobs/{id}")
 
 
+async def _optimize_now(
+    uow: UnitOfWork, product_id: int, marketplace: str, engine: str | None
+) -> tuple[Product, Listing]:
+    """One product for a person who is waiting: a one-item job on the `interactive` queue
+    (never behind a bulk backlog), awaited for up to LISTINGFLOW_JOB_WAIT_SECONDS."""
+    marketplace = check_marketplace(marketplace)
+    engine = check_engine(engine)
+    await listing_service.for_product(uow.session, uow.workspace_id, product_id)  # 404 first
+    job, item_ids = await job_items_service.create(
+        uow.session,
+        uow.workspace_id,
+        kind=JobKind.OPTIMIZE,
+        source=f"optimize:{marketplace}",
+        items=[(product_id, marketplace)],
+        params={"engine": engine, "marketplace": marketplace},
+    )
+    job_id = job.id
+    uow.after_commit(lambda: send_job_items(JobKind.OPTIMIZE.value, item_ids, queue="interactive"))
+    await uow.commit()
+    job = await job_service.wait(
+        uow.session, uow.workspace_id, job_id, seconds=config.settings.job_wait_seconds
+    )
+    [item] = await job_items_service.items(uow.session, job, status=None, offset=0, limit=1)
+    if item.status == "failed":
+        error = ListingflowError(item.last_error or "optimization failed")
+        error.status_code = int(item.result.get("status_code", 422))
+        error.code = "optimization_failed"
+        raise error
+    if item.status != "succeeded":
+        raise StillRunning(
+            f"the optimization is still running as job {job_id}; follow GET /api/jobs/{job_id}"
+        )
+    product, listings = await listing_service.for_product(uow.session, uow.workspace_id, product_id)
+    [listing] = [item for item in listings if item.marketplace == marketplace]
+    return product, listing
+
+
 @router.post(
     "/api/ai/optimize/{product_id}",
     response_model=ProductOut,
@@ -75,15 +113,7 @@ class BatchOptimizeResponse(BaseModel):
 async def optimize(
     product_id: int, uow: Uow, target_marketplace: Marketplace = "amazon", engine: Engine = None
 ) -> ProductOut:
-    await listing_service.optimize(
-        uow.session,
-        uow.workspace_id,
-        product_id,
-        target_marketplace,
-        engine=engine,
-        cache=uow.cache,
-    )
-    await uow.commit()
+    await _optimize_now(uow, product_id, target_marketplace, engine)
     product, listings = await listing_service.for_product(uow.session, uow.workspace_id, product_id)
     return ProductOut.of(product, listings)
 
@@ -94,15 +124,7 @@ async def optimize(
 async def optimize_title(
     product_id: int, uow: Uow, target_marketplace: Marketplace = "amazon", engine: Engine = None
 ) -> TitleResult:
-    product, listing = await listing_service.optimize(
-        uow.session,
-        uow.workspace_id,
-        product_id,
-        target_marketplace,
-        engine=engine,
-        cache=uow.cache,
-    )
-    await uow.commit()
+    product, listing = await _optimize_now(uow, product_id, target_marketplace, engine)
     return TitleResult(
         product_id=product.id,
         original_title=product.title,
@@ -120,15 +142,7 @@ async def optimize_title(
 async def optimize_description(
     product_id: int, uow: Uow, target_marketplace: Marketplace = "amazon", engine: Engine = None
 ) -> DescriptionResult:
-    product, listing = await listing_service.optimize(
-        uow.session,
-        uow.workspace_id,
-        product_id,
-        target_marketplace,
-        engine=engine,
-        cache=uow.cache,
-    )
-    await uow.commit()
+    product, listing = await _optimize_now(uow, product_id, target_marketplace, engine)
     return DescriptionResult(
         product_id=product.id,
         original_description=product.description,

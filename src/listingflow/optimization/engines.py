@@ -6,8 +6,9 @@ into a process that has no key configured.
 
 from __future__ import annotations
 
-from functools import lru_cache
-from typing import TYPE_CHECKING
+import asyncio
+import weakref
+from typing import TYPE_CHECKING, Any
 
 from listingflow import config
 from listingflow.integrations.llm.base import ListingLimits
@@ -24,8 +25,39 @@ def llm_configured() -> bool:
     return key is not None and bool(key.get_secret_value())
 
 
-@lru_cache(maxsize=1)
+# One engine per event loop and configuration: its HTTP client belongs to the loop that made
+# it (a worker process has one; tests and embedded mode may start several in turn).
+_engines: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, tuple[tuple[Any, ...], Any]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
 def llm_engine() -> OpenAICompatibleEngine:
+    settings = config.settings
+    assert settings.llm_api_key is not None
+    key = (
+        settings.llm_api_key.get_secret_value(),
+        settings.llm_base_url,
+        settings.llm_model,
+        settings.llm_timeout,
+        settings.llm_deadline,
+        settings.llm_rpm,
+        settings.llm_rpd,
+        settings.llm_tpm,
+        settings.llm_fallback,
+        settings.redis_url,
+    )
+    loop = asyncio.get_running_loop()
+    cached = _engines.get(loop)
+    if cached is not None and cached[0] == key:
+        engine: OpenAICompatibleEngine = cached[1]
+        return engine
+    engine = _new_engine()
+    _engines[loop] = (key, engine)
+    return engine
+
+
+def _new_engine() -> OpenAICompatibleEngine:
     from listingflow.integrations.llm.openai_compatible import OpenAICompatibleEngine
 
     settings = config.settings

@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from listingflow import config
 from listingflow.exceptions import UpstreamUnavailable, ValidationFailed
-from listingflow.integrations.llm.base import ListingLimits, LLMError, LLMResult
+from listingflow.integrations.llm.base import ListingLimits, LLMError, LLMResult, LLMRetryable
 from listingflow.integrations.llm.prompts import PROMPT_VERSION
 from listingflow.kit.cache import Cache, cache_key
 from listingflow.kit.jsonutil import content_hash
@@ -204,7 +204,10 @@ class OptimizationService:
                 return await self._llm(source, marketplace, offline, offline_issues, before, cache)
             except LLMError as exc:
                 if config.settings.llm_fallback != "offline":
-                    raise UpstreamUnavailable(f"the LLM engine failed: {exc}") from exc
+                    raise UpstreamUnavailable(
+                        f"the LLM engine failed: {exc}",
+                        retryable=isinstance(exc, LLMRetryable),
+                    ) from exc
                 log.warning("optimization.llm_fallback", marketplace=marketplace, error=str(exc))
                 notes.append(f"The LLM engine failed ({exc}); the offline engine wrote this.")
         return Optimized(

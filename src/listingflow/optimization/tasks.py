@@ -52,9 +52,11 @@ async def optimize_job_item(item_id: int) -> None:
             await session.commit()
         except ListingflowError as exc:
             await session.rollback()
-            if exc.status_code < 500 or item.attempts >= MAX_ATTEMPTS:
-                # A seller's problem (unknown product, bad data): no retry can fix it.
-                await job_items_service.failed(session, item_id, exc.message)
+            if not exc.retryable or item.attempts >= MAX_ATTEMPTS:
+                # A seller's problem (unknown product, bad data) or a refusal no retry can fix.
+                await job_items_service.failed(
+                    session, item_id, exc.message, status_code=exc.status_code
+                )
                 await session.commit()
             else:
                 await job_items_service.release(session, item_id, exc.message)

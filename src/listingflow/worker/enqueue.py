@@ -10,17 +10,23 @@ import structlog
 log = structlog.get_logger()
 
 
-def send_items(actor: Any, item_ids: Sequence[int]) -> None:
-    """One message per item; a message lost here is found and resent by the sweeper."""
+def send_items(actor: Any, item_ids: Sequence[int], *, queue: str | None = None) -> None:
+    """One message per item; a message lost here is found and resent by the sweeper.
+
+    `queue` overrides the actor's own queue: a person waiting for one product goes to
+    `interactive`, which is never stuck behind a bulk backlog."""
     for item_id in item_ids:
-        actor.send(item_id)
+        message = actor.message(item_id)
+        if queue is not None:
+            message = message.copy(queue_name=queue)
+        actor.broker.enqueue(message)
     if item_ids:
         log.info("job.enqueued", actor=actor.actor_name, items=len(item_ids))
 
 
-def send_job_items(kind: str, item_ids: Sequence[int]) -> None:
+def send_job_items(kind: str, item_ids: Sequence[int], *, queue: str | None = None) -> None:
     from listingflow.tasks import ACTOR_FOR_KIND
 
     actor = ACTOR_FOR_KIND.get(kind)
     if actor is not None:
-        send_items(actor, item_ids)
+        send_items(actor, item_ids, queue=queue)
