@@ -168,3 +168,18 @@ async def test_llm_answers_are_shared_through_redis_by_every_process(
                 assert listing["engine"] == "llm"
         calls.append(len(llm.chat_requests))
     assert calls == [1, 1]
+
+
+async def test_batch_llm_work_runs_on_the_llm_queue(
+    client: httpx.AsyncClient, llm: FakeLLMServer
+) -> None:
+    ids = [await _product(client) for _ in range(2)]
+    body = (
+        await client.post(
+            "/api/ai/batch-optimize",
+            json={"product_ids": ids, "target_marketplace": "ebay", "engine": "llm"},
+        )
+    ).json()
+    assert body["status"] == "success", body
+    listings = [(await client.get(f"/api/products/{i}/listings")).json()[0] for i in ids]
+    assert {item["engine"] for item in listings} == {"llm"}

@@ -15,6 +15,7 @@ from listingflow.kit.uow import UnitOfWork
 from listingflow.listing.service import listing_service
 from listingflow.models import JobKind, Listing, Product
 from listingflow.optimization.service import (
+    LLM,
     check_engine,
     check_marketplace,
     optimization_service,
@@ -179,7 +180,9 @@ async def batch_optimize(body: BatchOptimizeRequest, uow: Uow) -> BatchOptimizeR
         params={"engine": engine, "marketplace": marketplace},
     )
     job_id = job.id
-    uow.after_commit(lambda: send_job_items(JobKind.OPTIMIZE.value, item_ids))
+    # LLM work has its own queue so that its rate limit never holds up offline bulk work.
+    queue = "llm" if engine == LLM else None
+    uow.after_commit(lambda: send_job_items(JobKind.OPTIMIZE.value, item_ids, queue=queue))
     await uow.commit()
     job = await job_service.wait(
         uow.session, uow.workspace_id, job_id, seconds=config.settings.job_wait_seconds
