@@ -66,10 +66,8 @@ def stop_group(proc: subprocess.Popen[bytes]) -> None:
         return
     with contextlib.suppress(ProcessLookupError):
         os.killpg(proc.pid, signal.SIGTERM)
-    try:
+    with contextlib.suppress(subprocess.TimeoutExpired):
         proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        pass
     with contextlib.suppress(ProcessLookupError):
         os.killpg(proc.pid, signal.SIGKILL)
     proc.wait(timeout=10)
@@ -153,7 +151,6 @@ def main() -> None:
     os.environ["BENCH_REDIS_URL"] = args.redis_url
     sys.path[:0] = [str(ROOT), str(ROOT / "src")]
     import dramatiq
-
     from bench import _jobs_actors as actors
 
     client = redis.Redis.from_url(args.redis_url)

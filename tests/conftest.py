@@ -60,7 +60,13 @@ def pg_url() -> Iterator[str]:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-REDIS_TEST_URL = os.environ.get("LISTINGFLOW_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+# One Redis database per pytest-xdist worker (15, 14, ...): tests flush theirs and run workers
+# that consume its queues, so two test processes must never share one.
+_XDIST = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+_REDIS_DB = 15 - int(_XDIST[2:] or 0) if _XDIST.startswith("gw") else 15
+REDIS_TEST_URL = os.environ.get(
+    "LISTINGFLOW_TEST_REDIS_URL", f"redis://127.0.0.1:6379/{_REDIS_DB}"
+)
 
 
 @pytest.fixture

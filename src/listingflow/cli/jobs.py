@@ -146,3 +146,62 @@ def jobs_watch(
     out.print(f"job {job.id} {job.status}: {job.succeeded} succeeded, {job.failed} failed")
     if job.failed:
         raise typer.Exit(1)
+
+
+def autoscale_command(
+    backend: Annotated[
+        str, typer.Option(help="local (worker processes here) or command")
+    ] = "local",
+    command: Annotated[
+        str | None, typer.Option(help="for --backend command: template with {replicas}")
+    ] = None,
+    min_replicas: Annotated[int, typer.Option("--min", min=0)] = 1,
+    max_replicas: Annotated[int, typer.Option("--max", min=1)] = 5,
+    step: Annotated[int, typer.Option(min=1)] = 1,
+    up: Annotated[int, typer.Option(help="scale up above this many waiting")] = 100,
+    down: Annotated[int, typer.Option(help="scale down below this many waiting")] = 10,
+    cooldown: Annotated[float, typer.Option(min=0, help="seconds between changes")] = 60.0,
+    interval: Annotated[float, typer.Option(min=0.5, help="seconds between checks")] = 10.0,
+    threads: Annotated[int, typer.Option(min=1, help="threads of each local worker")] = 8,
+    queues: Annotated[str, typer.Option(help="queues to count")] = ",".join(QUEUES),
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="only print decisions")] = False,
+    once: Annotated[bool, typer.Option("--once", help="one check, then exit")] = False,
+) -> None:
+    """Scale workers with the queue: above --up waiting add --step, below --down remove one."""
+    import time
+
+    from listingflow.ops.autoscaler import Autoscaler, CommandBackend, LocalBackend, Policy
+
+    broker_url = config.settings.broker_url
+    if not broker_url:
+        fail("autoscaling needs LISTINGFLOW_BROKER_URL (redis:// or amqp://)", code=2)
+    if min_replicas > max_replicas:
+        fail("--min must not exceed --max", code=2)
+    chosen: LocalBackend | CommandBackend
+    if backend == "local":
+        chosen = LocalBackend(threads=threads)
+    elif backend == "command":
+        if not command or "{replicas}" not in command:
+            fail("--backend command needs --command with {replicas} in it", code=2)
+        chosen = CommandBackend(command, replicas=min_replicas)
+    else:
+        fail("--backend must be local or command", code=2)
+    scaler = Autoscaler(
+        broker_url=broker_url,
+        queues=tuple(q.strip() for q in queues.split(",") if q.strip()),
+        backend=chosen,
+        policy=Policy(min_replicas, max_replicas, step, up, down, cooldown),
+        dry_run=dry_run,
+    )
+    try:
+        while True:
+            decision = scaler.step()
+            out.print(decision.reason)
+            if once:
+                return
+            time.sleep(interval)
+    except KeyboardInterrupt:
+        return
+    finally:
+        if backend == "local" and not once:
+            chosen.close()

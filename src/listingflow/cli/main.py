@@ -13,7 +13,7 @@ from listingflow import db as dbmod
 from listingflow.auth.service import auth_service
 from listingflow.cli.common import database, err, fail, out, run
 from listingflow.cli.imports import import_command
-from listingflow.cli.jobs import jobs_app, worker_command
+from listingflow.cli.jobs import autoscale_command, jobs_app, worker_command
 from listingflow.cli.optimize import optimize_command, validate_command
 from listingflow.cli.products import products_app
 
@@ -38,6 +38,7 @@ app.command("import")(import_command)
 app.command("optimize")(optimize_command)
 app.command("validate")(validate_command)
 app.command("worker")(worker_command)
+app.command("autoscale")(autoscale_command)
 app.add_typer(jobs_app, name="jobs")
 
 WorkspaceOpt = Annotated[str, typer.Option("--workspace", "-w", help="workspace slug")]
