@@ -64,9 +64,7 @@ def pg_url() -> Iterator[str]:
 # that consume its queues, so two test processes must never share one.
 _XDIST = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
 _REDIS_DB = 15 - int(_XDIST[2:] or 0) if _XDIST.startswith("gw") else 15
-REDIS_TEST_URL = os.environ.get(
-    "LISTINGFLOW_TEST_REDIS_URL", f"redis://127.0.0.1:6379/{_REDIS_DB}"
-)
+REDIS_TEST_URL = os.environ.get("LISTINGFLOW_TEST_REDIS_URL", f"redis://127.0.0.1:6379/{_REDIS_DB}")
 
 
 @pytest.fixture
