@@ -22,24 +22,11 @@ from listingflow.importing.schemas import (
     _price,
     split_images,
 )
+from listingflow.integrations.sources.base import PRODUCT_FIELDS
 
 _ASCII_SPACE = " \t\n\r\x0b\x0c"
 _TEXT_LIMITS = {"description": 100_000, "category": 500, "brand": 255}
-_KNOWN = frozenset(
-    {
-        "source_platform",
-        "source_id",
-        "source_url",
-        "title",
-        "description",
-        "category",
-        "brand",
-        "price",
-        "currency",
-        "images",
-        "attributes",
-    }
-)
+_KNOWN = frozenset(PRODUCT_FIELDS)
 
 
 class _GiveUp(Exception):
