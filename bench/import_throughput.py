@@ -43,7 +43,6 @@ import queue
 import random
 import shutil
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -61,6 +60,7 @@ from urllib.parse import urlsplit, urlunsplit
 import httpx
 import orjson
 import psycopg
+from _support import Scratch, listingflow_bin, run_cli, server, tail
 from psycopg.types.json import Jsonb
 
 BATCH_SIZE = 5_000
@@ -232,139 +232,6 @@ def _mask(url: str) -> str:
     return url
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def listingflow_bin() -> str:
-    beside = Path(sys.executable).parent / "listingflow"
-    found = str(beside) if beside.exists() else shutil.which("listingflow")
-    if not found:
-        raise SystemExit("the `listingflow` command is not installed: run `make install`")
-    return found
-
-
-class Scratch:
-    """A fresh database (and data directory) that exists only for one measurement."""
-
-    def __init__(self, backend: str, workdir: Path, pg_admin_url: str) -> None:
-        self.backend = backend
-        self.pg_admin_url = pg_admin_url
-        self.dir = Path(tempfile.mkdtemp(prefix="lf-bench-", dir=workdir))
-        self.dbname = f"listingflow_bench_{os.urandom(5).hex()}"
-        if backend == "postgresql":
-            self.url = _with_database(pg_admin_url, self.dbname)
-        else:
-            self.url = f"sqlite:///{self.dir / 'bench.db'}"
-
-    def __enter__(self) -> Scratch:
-        if self.backend == "postgresql":
-            with psycopg.connect(self.pg_admin_url, autocommit=True) as conn:
-                conn.execute(f'CREATE DATABASE "{self.dbname}"')
-        try:
-            run_cli(self, "db", "upgrade")
-        except BaseException:
-            self.close()
-            raise
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def close(self) -> None:
-        if self.backend == "postgresql":
-            try:
-                with psycopg.connect(self.pg_admin_url, autocommit=True) as conn:
-                    conn.execute(f'DROP DATABASE IF EXISTS "{self.dbname}" WITH (FORCE)')
-            except psycopg.Error as exc:
-                print(f"warning: could not drop database {self.dbname}: {exc}", file=sys.stderr)
-        shutil.rmtree(self.dir, ignore_errors=True)
-
-    def env(self) -> dict[str, str]:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("LISTINGFLOW_")}
-        env.update(
-            LISTINGFLOW_DATABASE_URL=self.url,
-            LISTINGFLOW_DATA_DIR=str(self.dir / "data"),
-            LISTINGFLOW_LOG_LEVEL="WARNING",
-            LISTINGFLOW_ENVIRONMENT="development",
-        )
-        return env
-
-    def count_products(self) -> int:
-        if self.backend == "postgresql":
-            with psycopg.connect(self.url) as conn:
-                row = conn.execute("SELECT count(*) FROM products").fetchone()
-        else:
-            with contextlib.closing(sqlite3.connect(self.dir / "bench.db")) as conn:
-                row = conn.execute("SELECT count(*) FROM products").fetchone()
-        return int(row[0]) if row else 0
-
-
-def _with_database(url: str, dbname: str) -> str:
-    return urlunsplit(urlsplit(url)._replace(path=f"/{dbname}"))
-
-
-def run_cli(scratch: Scratch, *args: str) -> str:
-    """Run a `listingflow` command against the scratch database; its stdout, or a clear error."""
-    done = subprocess.run(
-        [listingflow_bin(), *args],
-        env=scratch.env(),
-        cwd=scratch.dir,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
-    if done.returncode != 0:
-        raise RuntimeError(
-            f"`listingflow {' '.join(args)}` exited {done.returncode}:\n{done.stderr[-2000:]}"
-        )
-    return done.stdout
-
-
-@contextlib.contextmanager
-def server(scratch: Scratch, workers: int) -> Iterator[tuple[str, int]]:
-    """`listingflow serve` on a free port; yields its base URL and pid; always stopped."""
-    port = free_port()
-    log_path = scratch.dir / "server.log"
-    with log_path.open("wb") as log:
-        proc = subprocess.Popen(
-            [listingflow_bin(), "serve", "--port", str(port), "--workers", str(workers)],
-            env=scratch.env(),
-            cwd=scratch.dir,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"server exited {proc.returncode}:\n{_tail(log_path)}")
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"{base}/health", timeout=2).status_code == 200:
-                    break
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"server did not become healthy in 60 s:\n{_tail(log_path)}")
-            time.sleep(0.2)
-        yield base, proc.pid
-    finally:
-        stop(proc)
-
-
-def stop(proc: subprocess.Popen[Any]) -> None:
-    if proc.poll() is not None:
-        return
-    proc.send_signal(signal.SIGINT)  # uvicorn's graceful shutdown, workers included
-    try:
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(timeout=10)
-
-
 def peak_rss_mb(pid: int) -> float | None:
     """Largest VmHWM (peak resident set) of a process and its children, from /proc (Linux)."""
     pids = [pid]
@@ -378,12 +245,6 @@ def peak_rss_mb(pid: int) -> float | None:
                 if line.startswith("VmHWM:"):
                     peaks.append(int(line.split()[1]) / 1024)
     return max(peaks) if peaks else None
-
-
-def _tail(path: Path, size: int = 3000) -> str:
-    with contextlib.suppress(OSError):
-        return path.read_bytes()[-size:].decode(errors="replace")
-    return ""
 
 
 # --- the three measurements --------------------------------------------------------------------
@@ -515,7 +376,7 @@ def measure_cli(scratch: Scratch, rows: int, csv_path: Path) -> Figure:
     proc.returncode = os.waitstatus_to_exitcode(status)
     if proc.returncode != 0:
         raise RuntimeError(
-            f"`listingflow import` exited {proc.returncode}:\n{_tail(scratch.dir / 'import.log')}"
+            f"`listingflow import` exited {proc.returncode}:\n{tail(scratch.dir / 'import.log')}"
         )
     stored = scratch.count_products()
     if stored != rows:

@@ -35,24 +35,19 @@ import argparse
 import contextlib
 import os
 import platform
-import shutil
 import signal
-import socket
 import sqlite3
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 import psycopg
+from _support import Scratch, run_cli, server
 
 PAGE_SIZE = 20
 FILL_STEP = 100_000
@@ -261,130 +256,6 @@ def machine_lines(scratch: Scratch) -> list[str]:
     return lines
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def listingflow_bin() -> str:
-    beside = Path(sys.executable).parent / "listingflow"
-    found = str(beside) if beside.exists() else shutil.which("listingflow")
-    if not found:
-        raise SystemExit("the `listingflow` command is not installed: run `make install`")
-    return found
-
-
-class Scratch:
-    """A fresh database and data directory for this run, removed afterwards."""
-
-    def __init__(self, backend: str, workdir: Path | None, pg_admin_url: str) -> None:
-        self.backend = backend
-        self.pg_admin_url = pg_admin_url
-        self.dir = Path(tempfile.mkdtemp(prefix="lf-list-bench-", dir=workdir))
-        self.dbname = f"listingflow_bench_{os.urandom(5).hex()}"
-        self.sqlite_path = self.dir / "bench.db"
-        if backend == "postgresql":
-            self.url = urlunsplit(urlsplit(pg_admin_url)._replace(path=f"/{self.dbname}"))
-        else:
-            self.url = f"sqlite:///{self.sqlite_path}"
-        self._created = False
-
-    def __enter__(self) -> Scratch:
-        try:
-            if self.backend == "postgresql":
-                with psycopg.connect(self.pg_admin_url, autocommit=True) as conn:
-                    conn.execute(f'CREATE DATABASE "{self.dbname}"')
-                self._created = True
-            run_cli(self, "db", "upgrade")
-        except BaseException:
-            self.close()
-            raise
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def close(self) -> None:
-        if self._created:
-            try:
-                with psycopg.connect(self.pg_admin_url, autocommit=True) as conn:
-                    conn.execute(f'DROP DATABASE IF EXISTS "{self.dbname}" WITH (FORCE)')
-                self._created = False
-            except psycopg.Error as exc:
-                print(f"warning: could not drop database {self.dbname}: {exc}", file=sys.stderr)
-        shutil.rmtree(self.dir, ignore_errors=True)
-
-    def env(self) -> dict[str, str]:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("LISTINGFLOW_")}
-        env.update(
-            LISTINGFLOW_DATABASE_URL=self.url,
-            LISTINGFLOW_DATA_DIR=str(self.dir / "data"),
-            LISTINGFLOW_LOG_LEVEL="WARNING",
-            LISTINGFLOW_ENVIRONMENT="development",
-        )
-        return env
-
-
-def run_cli(scratch: Scratch, *args: str) -> str:
-    done = subprocess.run(
-        [listingflow_bin(), *args],
-        env=scratch.env(),
-        cwd=scratch.dir,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
-    if done.returncode != 0:
-        raise RuntimeError(
-            f"`listingflow {' '.join(args)}` exited {done.returncode}:\n{done.stderr[-2000:]}"
-        )
-    return done.stdout
-
-
-@contextlib.contextmanager
-def server(scratch: Scratch, workers: int) -> Iterator[str]:
-    """`listingflow serve` on a free port; yields its base URL; always stopped afterwards."""
-    port = free_port()
-    log_path = scratch.dir / "server.log"
-    with log_path.open("wb") as log:
-        proc = subprocess.Popen(
-            [listingflow_bin(), "serve", "--port", str(port), "--workers", str(workers)],
-            env=scratch.env(),
-            cwd=scratch.dir,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"server exited {proc.returncode}:\n{_tail(log_path)}")
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"{base}/health", timeout=2).status_code == 200:
-                    break
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"server did not become healthy in 60 s:\n{_tail(log_path)}")
-            time.sleep(0.2)
-        yield base
-    finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGINT)  # uvicorn's graceful shutdown
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=10)
-
-
-def _tail(path: Path, size: int = 3000) -> str:
-    with contextlib.suppress(OSError):
-        return path.read_bytes()[-size:].decode(errors="replace")
-    return ""
-
-
 # --- measuring ---------------------------------------------------------------------------------
 
 
@@ -571,7 +442,7 @@ def main(argv: list[str] | None = None) -> int:
             seconds = fill(scratch, args.rows, chunk=args.chunk, spread_days=args.spread_days)
             print(f"  fill: {args.rows:,} rows by set-based SQL + ANALYZE in {seconds:.1f} s")
             key = run_cli(scratch, "apikey", "create", "--name", "bench").strip()
-            with server(scratch, args.server_workers) as base:
+            with server(scratch, args.server_workers) as (base, _pid):
                 client = Client(base, key)
                 try:
                     print("measuring ...", file=sys.stderr)
