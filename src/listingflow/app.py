@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -142,6 +143,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
     finally:
         sweeper.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await sweeper
         if worker is not None:
             await asyncio.to_thread(worker.stop)
             share_cache(None)

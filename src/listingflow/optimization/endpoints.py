@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field
 
 from listingflow import config
 from listingflow.deps import ReadSession, Uow, WorkspaceId
-from listingflow.exceptions import ListingflowError, PayloadTooLarge, StillRunning
+from listingflow.exceptions import ListingflowError, NotFound, PayloadTooLarge, StillRunning
 from listingflow.job.service import job_items_service, job_service
 from listingflow.kit.uow import UnitOfWork
 from listingflow.listing.service import listing_service
@@ -102,7 +102,9 @@ async def _optimize_now(
             f"the optimization is still running as job {job_id}; follow GET /api/jobs/{job_id}"
         )
     product, listings = await listing_service.for_product(uow.session, uow.workspace_id, product_id)
-    [listing] = [item for item in listings if item.marketplace == marketplace]
+    listing = next((item for item in listings if item.marketplace == marketplace), None)
+    if listing is None:  # deleted between the job and this read
+        raise NotFound(f"product {product_id} has no {marketplace} listing")
     return product, listing
 
 
