@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import platform
 import shutil
 import signal
 import socket
@@ -158,3 +159,38 @@ def tail(path: Path, size: int = 3000) -> str:
     with contextlib.suppress(OSError):
         return path.read_bytes()[-size:].decode(errors="replace")
     return ""
+
+
+def machine_lines(pg_url: str | None) -> list[str]:
+    """The machine a figure was measured on: CPU, cores, RAM, Python, SQLite, PostgreSQL."""
+    cpu = "unknown CPU"
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    ram = "?"
+    with contextlib.suppress(OSError, ValueError, IndexError):
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal"):
+                ram = f"{int(line.split()[1]) / 1024 / 1024:.1f} GiB"
+                break
+    lines = [
+        f"CPU: {cpu}, {os.cpu_count()} cores; RAM {ram}; {platform.system()} {platform.release()}",
+        f"Python {platform.python_version()}; SQLite {sqlite3.sqlite_version}",
+    ]
+    if pg_url:
+        try:
+            with psycopg.connect(pg_url, connect_timeout=5) as conn:
+                row = conn.execute("SHOW server_version").fetchone()
+            lines.append(f"PostgreSQL {row[0] if row else '?'} at {_mask(pg_url)}")
+        except psycopg.Error as exc:
+            lines.append(f"PostgreSQL unreachable at {_mask(pg_url)}: {exc}")
+    return lines
+
+
+def _mask(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.password:
+        parts = parts._replace(netloc=parts.netloc.replace(f":{parts.password}@", ":****@"))
+    return urlunsplit(parts)

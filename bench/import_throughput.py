@@ -38,12 +38,10 @@ import hashlib
 import itertools
 import json
 import os
-import platform
 import queue
 import random
 import shutil
 import signal
-import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -55,12 +53,11 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 import orjson
 import psycopg
-from _support import Scratch, listingflow_bin, run_cli, server, tail
+from _support import Scratch, listingflow_bin, machine_lines, run_cli, server, tail
 from psycopg.types.json import Jsonb
 
 BATCH_SIZE = 5_000
@@ -195,41 +192,6 @@ def synthetic_products(count: int, *, seed: int = 7) -> Iterator[Product]:
 
 
 # --- machine, processes, databases -------------------------------------------------------------
-
-
-def machine_lines(pg_admin_url: str | None) -> list[str]:
-    cpu = "unknown CPU"
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    ram = "?"
-    with contextlib.suppress(OSError, ValueError, IndexError):
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemTotal"):
-                ram = f"{int(line.split()[1]) / 1024 / 1024:.1f} GiB"
-                break
-    lines = [
-        f"CPU: {cpu}, {os.cpu_count()} cores; RAM {ram}; {platform.system()} {platform.release()}",
-        f"Python {platform.python_version()}; SQLite {sqlite3.sqlite_version}",
-    ]
-    if pg_admin_url:
-        try:
-            with psycopg.connect(pg_admin_url, connect_timeout=5) as conn:
-                row = conn.execute("SHOW server_version").fetchone()
-            lines.append(f"PostgreSQL {row[0] if row else '?'} at {_mask(pg_admin_url)}")
-        except psycopg.Error as exc:
-            lines.append(f"PostgreSQL unreachable at {_mask(pg_admin_url)}: {exc}")
-    return lines
-
-
-def _mask(url: str) -> str:
-    parts = urlsplit(url)
-    if parts.password:
-        netloc = parts.netloc.replace(f":{parts.password}@", ":****@")
-        return urlunsplit(parts._replace(netloc=netloc))
-    return url
 
 
 def peak_rss_mb(pid: int) -> float | None:

@@ -33,8 +33,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import os
-import platform
 import signal
 import sqlite3
 import statistics
@@ -47,7 +45,7 @@ from typing import Any
 
 import httpx
 import psycopg
-from _support import Scratch, run_cli, server
+from _support import Scratch, machine_lines, run_cli, server
 
 PAGE_SIZE = 20
 FILL_STEP = 100_000
@@ -230,32 +228,6 @@ def _progress(done: int, total: int, started: float) -> None:
 # --- machine, processes, databases -------------------------------------------------------------
 
 
-def machine_lines(scratch: Scratch) -> list[str]:
-    cpu = "unknown CPU"
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    ram = "?"
-    with contextlib.suppress(OSError, ValueError, IndexError):
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemTotal"):
-                ram = f"{int(line.split()[1]) / 1024 / 1024:.1f} GiB"
-                break
-    lines = [
-        f"CPU: {cpu}, {os.cpu_count()} cores; RAM {ram}; {platform.system()} {platform.release()}",
-        f"Python {platform.python_version()}",
-    ]
-    if scratch.backend == "postgresql":
-        with psycopg.connect(scratch.url) as conn:
-            row = conn.execute("SHOW server_version").fetchone()
-        lines.append(f"PostgreSQL {row[0] if row else '?'}")
-    else:
-        lines.append(f"SQLite {sqlite3.sqlite_version} (WAL)")
-    return lines
-
-
 # --- measuring ---------------------------------------------------------------------------------
 
 
@@ -436,7 +408,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with Scratch(args.backend, args.workdir, args.pg_admin_url) as scratch:
             print(f"ListingFlow list latency: {args.rows:,} products on {args.backend}")
-            for line in machine_lines(scratch):
+            for line in machine_lines(scratch.url if scratch.backend == "postgresql" else None):
                 print("  " + line)
             print(f"filling {args.rows:,} rows ...", file=sys.stderr)
             seconds = fill(scratch, args.rows, chunk=args.chunk, spread_days=args.spread_days)
