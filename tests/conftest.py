@@ -62,9 +62,52 @@ def pg_url() -> Iterator[str]:
 
 # One Redis database per pytest-xdist worker (15, 14, ...): tests flush theirs and run workers
 # that consume its queues, so two test processes must never share one.
+# LISTINGFLOW_TEST_REDIS_DB moves the range down so that two pytest runs on one machine (two
+# people, two checkouts) keep apart too.
 _XDIST = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
-_REDIS_DB = 15 - int(_XDIST[2:] or 0) if _XDIST.startswith("gw") else 15
+_REDIS_BASE = int(os.environ.get("LISTINGFLOW_TEST_REDIS_DB", "15"))
+_REDIS_DB = _REDIS_BASE - int(_XDIST[2:] or 0) if _XDIST.startswith("gw") else _REDIS_BASE
 REDIS_TEST_URL = os.environ.get("LISTINGFLOW_TEST_REDIS_URL", f"redis://127.0.0.1:6379/{_REDIS_DB}")
+RABBIT_HOST = os.environ.get("LISTINGFLOW_TEST_RABBIT_HOST", "127.0.0.1")
+
+
+def _rabbit_up() -> bool:
+    import socket
+
+    try:
+        with socket.create_connection((RABBIT_HOST, 5672), timeout=2):
+            return True
+    except OSError:
+        return False
+
+
+@pytest.fixture(scope="session")
+def rabbit_url() -> Iterator[str]:
+    """A RabbitMQ virtual host of this test process's own (made with rabbitmqctl), so queues of
+    concurrent runs never mix; the default vhost when rabbitmqctl is not at hand."""
+    import subprocess
+
+    if not _rabbit_up():
+        if REQUIRE_SERVICES:
+            pytest.fail("RabbitMQ is required (LISTINGFLOW_REQUIRE_SERVICES=1)")
+        pytest.skip("RabbitMQ not available")
+    vhost = f"listingflow_test_{secrets.token_hex(4)}"
+    ctl = shutil.which("rabbitmqctl")
+    made = False
+    if ctl is not None:
+        made = (
+            subprocess.run([ctl, "add_vhost", vhost], capture_output=True, check=False).returncode
+            == 0
+            and subprocess.run(
+                [ctl, "set_permissions", "-p", vhost, "guest", ".*", ".*", ".*"],
+                capture_output=True,
+                check=False,
+            ).returncode
+            == 0
+        )
+    yield f"amqp://guest:guest@{RABBIT_HOST}:5672/{vhost if made else '%2F'}"
+    if made and ctl is not None:
+        subprocess.run([ctl, "delete_vhost", vhost], capture_output=True, check=False)
 
 
 @pytest.fixture

@@ -20,7 +20,6 @@ import asyncio
 import json
 import math
 import re
-import socket
 import threading
 import time
 import uuid
@@ -28,9 +27,10 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Any
 
-import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+
+from tests.fakes.server import LocalServer
 
 BEHAVIOURS = (
     "good",  # a listing built from the source data within the limits
@@ -137,7 +137,7 @@ def good_listing(payload: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-class FakeLLMServer:
+class FakeLLMServer(LocalServer):
     """Run with `with FakeLLMServer() as server:`; point a client at `server.base_url`."""
 
     def __init__(
@@ -169,16 +169,10 @@ class FakeLLMServer:
         self._served: deque[float] = deque()  # arrivals counted against the RPM window
         self._tokens: deque[tuple[float, int]] = deque()
         self._served_total = 0
-        self._server: uvicorn.Server | None = None
-        self._thread: threading.Thread | None = None
-        self.port = 0
+        super().__init__()
         self.app = self._build_app()
 
     # -------------------------------------------------------------------------------- control
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
 
     @property
     def base_url(self) -> str:
@@ -210,44 +204,6 @@ class FakeLLMServer:
 
     def statuses(self) -> list[int]:
         return [r.status for r in self.chat_requests]
-
-    def start(self) -> FakeLLMServer:
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(("127.0.0.1", 0))
-        self.port = sock.getsockname()[1]
-        config = uvicorn.Config(
-            self.app,
-            log_level="warning",
-            access_log=False,
-            lifespan="off",
-            timeout_graceful_shutdown=1,
-        )
-        self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(
-            target=self._server.run, kwargs={"sockets": [sock]}, daemon=True
-        )
-        self._thread.start()
-        deadline = time.monotonic() + 10
-        while not self._server.started:
-            if time.monotonic() > deadline or not self._thread.is_alive():
-                raise RuntimeError("the fake LLM server did not start")
-            time.sleep(0.01)
-        return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.should_exit = True
-        if self._thread is not None:
-            self._thread.join(timeout=10)
-        self._server = None
-        self._thread = None
-
-    def __enter__(self) -> FakeLLMServer:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
     # ------------------------------------------------------------------------------- protocol
 

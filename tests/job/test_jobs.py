@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -14,7 +13,7 @@ import httpx
 import pytest
 from asgi_lifespan import LifespanManager
 from sqlalchemy import select, update
-from tests.conftest import REQUIRE_SERVICES, make_api_key
+from tests.conftest import make_api_key
 from tests.factories import product_payload
 
 from listingflow.app import create_app
@@ -25,16 +24,6 @@ from listingflow.models import Job, JobItem, JobKind, Listing, Product
 from listingflow.optimization.service import optimization_service, source_of
 from listingflow.optimization.tasks import optimize_job_item
 
-RABBIT_URL = "amqp://guest:guest@127.0.0.1:5672/%2F"
-
-
-def _rabbit_up() -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", 5672), timeout=2):
-            return True
-    except OSError:
-        return False
-
 
 @pytest.fixture(params=["embedded", "redis", "rabbitmq"])
 def broker_url(request: pytest.FixtureRequest, settings: Settings) -> Iterator[str | None]:
@@ -44,11 +33,7 @@ def broker_url(request: pytest.FixtureRequest, settings: Settings) -> Iterator[s
     if request.param == "redis":
         url: str = request.getfixturevalue("redis_url")
     else:
-        if not _rabbit_up():
-            if REQUIRE_SERVICES:
-                pytest.fail("RabbitMQ is required (LISTINGFLOW_REQUIRE_SERVICES=1)")
-            pytest.skip("RabbitMQ not available")
-        url = RABBIT_URL
+        url = request.getfixturevalue("rabbit_url")
     yield url
 
 

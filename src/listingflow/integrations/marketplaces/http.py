@@ -1,0 +1,219 @@
+"""The HTTP layer every marketplace client shares: a token bucket per account, exact request
+bytes, retries on 429 (honouring Retry-After), 5xx and network errors, and one refresh of the
+access token on a 401.
+
+Clients build requests and map responses; this module decides when to send and when to try
+again. What is left after the retries is raised as RetryableError, so a job retries the item
+later instead of losing it. Other 4xx answers are returned for the client to map into Issues.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import json
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+
+import httpx
+import stamina
+import structlog
+
+from listingflow.integrations.marketplaces.base import RetryableError
+
+log = structlog.get_logger()
+
+AuthHook = Callable[[httpx.Request], Awaitable[None]]
+RefreshHook = Callable[[], Awaitable[None]]
+
+
+class TokenBucket:
+    """At most `rate` requests a second on average, bursts of up to `burst`.
+
+    One bucket per marketplace account, shared by every request of that account in this process
+    (the marketplaces count per account). `pause()` stops everyone after a 429.
+    """
+
+    def __init__(self, rate: float, burst: int | None = None) -> None:
+        if rate <= 0:
+            raise ValueError("rate must be positive")
+        self.rate = rate
+        self.capacity = float(burst if burst is not None else max(1, int(rate)))
+        self._tokens = self.capacity
+        self._updated = time.monotonic()
+        self._paused_until = 0.0
+        self._lock = asyncio.Lock()
+
+    async def acquire(self) -> None:
+        async with self._lock:
+            while True:
+                now = time.monotonic()
+                if now < self._paused_until:
+                    await asyncio.sleep(self._paused_until - now)
+                    continue
+                self._tokens = min(self.capacity, self._tokens + (now - self._updated) * self.rate)
+                self._updated = now
+                if self._tokens >= 1:
+                    self._tokens -= 1
+                    return
+                await asyncio.sleep((1 - self._tokens) / self.rate)
+
+    def pause(self, seconds: float) -> None:
+        self._paused_until = max(self._paused_until, time.monotonic() + seconds)
+        self._tokens = 0
+
+
+def parse_retry_after(value: str | None, *, default: float | None = None) -> float | None:
+    """Retry-After as seconds (a number or an HTTP date), or `default`."""
+    if not value:
+        return default
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return default
+    return max(0.0, when.timestamp() - time.time())
+
+
+def encode_json(body: Any) -> bytes:
+    """The exact bytes sent (and signed): compact, UTF-8, stable key order as given."""
+    return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+class MarketplaceHTTP:
+    """One account's connection to one marketplace host."""
+
+    def __init__(
+        self,
+        marketplace: str,
+        base_url: str,
+        *,
+        rate: float,
+        burst: int | None = None,
+        timeout: float = 30.0,
+        attempts: int = 5,
+        max_retry_wait: float = 60.0,
+        backoff: float = 0.5,
+        user_agent: str = "ListingFlow/0.1 (Language=Python)",
+        client: httpx.AsyncClient | None = None,
+        bucket: TokenBucket | None = None,
+    ) -> None:
+        self.marketplace = marketplace
+        self.base_url = base_url.rstrip("/")
+        self.bucket = bucket or TokenBucket(rate, burst)
+        self.attempts = attempts
+        self.max_retry_wait = max_retry_wait
+        self.backoff = backoff
+        self.user_agent = user_agent
+        self._owns_client = client is None
+        self.client = client or httpx.AsyncClient(
+            timeout=timeout, limits=httpx.Limits(max_connections=50, max_keepalive_connections=20)
+        )
+        self.calls = 0  # requests sent, retries included (for metrics and tests)
+
+    async def aclose(self) -> None:
+        if self._owns_client:
+            await self.client.aclose()
+
+    def _url(self, path: str) -> str:
+        return path if path.startswith(("http://", "https://")) else f"{self.base_url}{path}"
+
+    def _backoff_for(self, exc: Exception) -> bool | float:
+        if not isinstance(exc, RetryableError):
+            return False
+        if exc.retry_after is not None:
+            return min(exc.retry_after, self.max_retry_wait)
+        return True  # stamina's exponential backoff with jitter
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        json_body: Any = None,
+        content: bytes | None = None,
+        data: Mapping[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
+        params: Mapping[str, Any] | None = None,
+        auth: AuthHook | None = None,
+        on_unauthorized: RefreshHook | None = None,
+        rate_limited: bool = True,
+    ) -> httpx.Response:
+        """Send with retries; return the final response unless it was 429/5xx/network.
+
+        `auth` adds credentials to each attempt (a signature with a fresh timestamp, the current
+        access token); `on_unauthorized` refreshes the token once after a 401.
+        """
+        if json_body is not None:
+            content = encode_json(json_body)
+        base_headers = {"User-Agent": self.user_agent, **(headers or {})}
+        if json_body is not None:
+            base_headers.setdefault("Content-Type", "application/json")
+        refreshed = False
+
+        async def attempt() -> httpx.Response:
+            nonlocal refreshed
+            while True:
+                if rate_limited:
+                    await self.bucket.acquire()
+                request = self.client.build_request(
+                    method,
+                    self._url(path),
+                    content=content,
+                    data=data,
+                    headers=base_headers,
+                    params=params,
+                )
+                if auth is not None:
+                    await auth(request)
+                self.calls += 1
+                try:
+                    response = await self.client.send(request)
+                except httpx.TransportError as exc:
+                    raise RetryableError(
+                        f"{self.marketplace}: network error: {exc.__class__.__name__}",
+                        marketplace=self.marketplace,
+                    ) from exc
+                if response.status_code == 401 and on_unauthorized is not None and not refreshed:
+                    refreshed = True
+                    await on_unauthorized()
+                    continue
+                if response.status_code == 429:
+                    wait = parse_retry_after(response.headers.get("Retry-After"))
+                    if wait is not None:
+                        self.bucket.pause(min(wait, self.max_retry_wait))
+                    log.info(
+                        "marketplace.throttled",
+                        marketplace=self.marketplace,
+                        path=request.url.path,
+                        retry_after=wait,
+                    )
+                    raise RetryableError(
+                        f"{self.marketplace}: too many requests (429)",
+                        marketplace=self.marketplace,
+                        status=429,
+                        retry_after=wait,
+                    )
+                if response.status_code >= 500:
+                    raise RetryableError(
+                        f"{self.marketplace}: server error {response.status_code}",
+                        marketplace=self.marketplace,
+                        status=response.status_code,
+                        retry_after=parse_retry_after(response.headers.get("Retry-After")),
+                    )
+                return response
+
+        async for try_ in stamina.retry_context(
+            on=self._backoff_for,
+            attempts=self.attempts,
+            timeout=None,
+            wait_initial=self.backoff,
+            wait_max=self.max_retry_wait,
+        ):
+            with try_:
+                return await attempt()
+        raise AssertionError("stamina ends by returning or raising")  # pragma: no cover
