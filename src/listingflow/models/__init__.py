@@ -7,6 +7,7 @@ from listingflow.models.job_item import FINISHED_ITEM_STATUSES, JobItem, JobItem
 from listingflow.models.listing import Listing, ListingStatus
 from listingflow.models.llm_usage import LlmUsage
 from listingflow.models.product import Product, ProductStatus
+from listingflow.models.user import User
 from listingflow.models.webhook_delivery import WebhookDelivery
 from listingflow.models.webhook_secret import WebhookSecret
 from listingflow.models.workspace import DEFAULT_WORKSPACE_SLUG, Workspace
@@ -26,6 +27,7 @@ __all__ = [
     "LlmUsage",
     "Product",
     "ProductStatus",
+    "User",
     "WebhookDelivery",
     "WebhookSecret",
     "Workspace",
