@@ -25,6 +25,7 @@ from listingflow.kit.cache import MemoryCache, RedisCache, make_cache
 from listingflow.kit.runtime import tune_gc
 from listingflow.logging import CorrelationIdMiddleware, configure_logging
 from listingflow.middleware import BodySizeLimitMiddleware
+from listingflow.web.routes import install_web
 from listingflow.worker.broker import setup_broker, start_embedded_worker
 from listingflow.worker.context import share_cache
 from listingflow.worker.sweeper import run_sweeper
@@ -172,6 +173,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     install_error_handlers(app)
     app.include_router(router)
+    install_web(app)  # the pages under / (the JSON API keeps /api and /health)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(CorrelationIdMiddleware)
     return app

@@ -1,14 +1,14 @@
-"""All SQL for workspaces, API keys and webhook secrets."""
+"""All SQL for workspaces, users, API keys and webhook secrets."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from listingflow.models import ApiKey, WebhookDelivery, WebhookSecret, Workspace
+from listingflow.models import ApiKey, User, WebhookDelivery, WebhookSecret, Workspace
 
 
 class AuthRepository:
@@ -22,7 +22,9 @@ class AuthRepository:
     async def list_workspaces(self, session: AsyncSession) -> list[Workspace]:
         return list((await session.execute(select(Workspace).order_by(Workspace.id))).scalars())
 
-    async def add(self, session: AsyncSession, row: Workspace | ApiKey | WebhookSecret) -> None:
+    async def add(
+        self, session: AsyncSession, row: Workspace | ApiKey | WebhookSecret | User
+    ) -> None:
         session.add(row)
         await session.flush()
 
@@ -37,6 +39,38 @@ class AuthRepository:
             select(ApiKey).where(ApiKey.workspace_id == workspace_id).order_by(ApiKey.id)
         )
         return list(result.scalars())
+
+    async def revoke_api_key(
+        self, session: AsyncSession, workspace_id: int, key_id: int, now: datetime
+    ) -> bool:
+        result = await session.execute(
+            update(ApiKey)
+            .where(
+                ApiKey.id == key_id,
+                ApiKey.workspace_id == workspace_id,
+                ApiKey.revoked_at.is_(None),
+            )
+            .values(revoked_at=now)
+        )
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    async def revoke_webhook_secrets(
+        self, session: AsyncSession, workspace_id: int, now: datetime
+    ) -> None:
+        await session.execute(
+            update(WebhookSecret)
+            .where(WebhookSecret.workspace_id == workspace_id, WebhookSecret.revoked_at.is_(None))
+            .values(revoked_at=now)
+        )
+
+    # --- users ----------------------------------------------------------------------------
+
+    async def user_by_email(self, session: AsyncSession, email: str) -> User | None:
+        result = await session.execute(select(User).where(User.email == email))
+        return result.scalar_one_or_none()
+
+    async def user_by_id(self, session: AsyncSession, user_id: int) -> User | None:
+        return await session.get(User, user_id)
 
     async def webhook_secret_by_hash(
         self, session: AsyncSession, secret_hash: str

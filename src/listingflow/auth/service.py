@@ -86,6 +86,13 @@ class AuthService:
         await auth_repository.add(session, key)
         return key, plaintext
 
+    async def api_keys(self, session: AsyncSession, workspace_id: int) -> list[ApiKey]:
+        return await auth_repository.api_keys(session, workspace_id)
+
+    async def revoke_api_key(self, session: AsyncSession, workspace_id: int, key_id: int) -> None:
+        if not await auth_repository.revoke_api_key(session, workspace_id, key_id, utcnow()):
+            raise NotFound(f"API key {key_id} not found or already revoked", field="key_id")
+
     async def authenticate_api_key(self, session: AsyncSession, presented: str) -> int:
         """The workspace id the key belongs to, or Unauthorized."""
         # A SHA-256 lookup reveals nothing useful through timing: keys are 256-bit random.
@@ -113,6 +120,16 @@ class AuthService:
         )
         await auth_repository.add(session, row)
         return NewSecret(id=row.id, workspace_id=workspace_id, plaintext=plaintext)
+
+    async def current_webhook_secret(self, session: AsyncSession, workspace_id: int) -> str | None:
+        """The workspace's newest active webhook secret in plain text (for the seller to copy)."""
+        rows = await auth_repository.active_webhook_secrets(session, workspace_id)
+        return decrypt(_cipher(), rows[-1].secret_encrypted) if rows else None
+
+    async def rotate_webhook_secret(self, session: AsyncSession, workspace_id: int) -> NewSecret:
+        """Revoke every active secret of the workspace and make a new one."""
+        await auth_repository.revoke_webhook_secrets(session, workspace_id, utcnow())
+        return await self.create_webhook_secret(session, workspace_id, name="rotated")
 
     async def ensure_settings_webhook_secret(self, session: AsyncSession) -> None:
         """Register LISTINGFLOW_WEBHOOK_SECRET for the default workspace (idempotent)."""

@@ -1,4 +1,4 @@
-"""`listingflow`: serve, import, products, db, apikey, webhook, workspace, config."""
+"""`listingflow`: serve, import, products, db, apikey, webhook, workspace, user, config."""
 
 from __future__ import annotations
 
@@ -28,11 +28,13 @@ apikey_app = typer.Typer(help="API keys.", no_args_is_help=True)
 webhook_app = typer.Typer(help="Webhook secrets for the n8n import webhook.", no_args_is_help=True)
 webhook_secret_app = typer.Typer(help="Create webhook secrets.", no_args_is_help=True)
 workspace_app = typer.Typer(help="Workspaces.", no_args_is_help=True)
+user_app = typer.Typer(help="Users who sign in to the web pages.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(apikey_app, name="apikey")
 app.add_typer(webhook_app, name="webhook")
 webhook_app.add_typer(webhook_secret_app, name="secret")
 app.add_typer(workspace_app, name="workspace")
+app.add_typer(user_app, name="user")
 app.add_typer(products_app, name="products")
 app.command("import")(import_command)
 app.command("optimize")(optimize_command)
@@ -136,6 +138,34 @@ def workspace_create(
 
     workspace_id = run(go)
     err.print(f"workspace {slug!r} created (id {workspace_id})")
+
+
+@user_app.command("create")
+def user_create(
+    email: Annotated[str, typer.Option("--email", "-e", help="what the user signs in with")],
+    password: Annotated[
+        str,
+        typer.Option(
+            prompt=True,
+            hide_input=True,
+            confirmation_prompt=True,
+            help="at least 10 characters; asked for when not given",
+        ),
+    ],
+    workspace: WorkspaceOpt = "default",
+) -> None:
+    """Create a user of the web pages (the password is stored as an argon2 hash)."""
+    from listingflow.auth.users import user_service
+
+    async def go() -> int:
+        async with database() as db, db.session() as session:
+            ws = await auth_service.get_or_create_workspace(session, workspace)
+            user = await user_service.create(session, ws.id, email=email, password=password)
+            await session.commit()
+            return user.id
+
+    user_id = run(go)
+    err.print(f"user {email.strip().lower()!r} created (id {user_id}) in workspace {workspace!r}")
 
 
 @app.command("config")

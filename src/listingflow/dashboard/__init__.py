@@ -1,0 +1,1 @@
+"""Dashboard figures: counts by marketplace and activity per day."""
