@@ -21,25 +21,21 @@ def run_migrations_online() -> None:
         url = settings.effective_database_url
     engine = make_sync_engine(url)
     with engine.connect() as connection:
-        is_pg = connection.dialect.name == "postgresql"
-        if is_pg:
-            connection.execute(text("SELECT pg_advisory_lock(:id)"), {"id": MIGRATION_LOCK_ID})
-            connection.commit()
-        try:
-            context.configure(
-                connection=connection,
-                target_metadata=target_metadata,
-                compare_type=True,
-                render_as_batch=connection.dialect.name == "sqlite",
-            )
-            with context.begin_transaction():
-                context.run_migrations()
-        finally:
-            if is_pg:
+        context.configure(
+            connection=connection,
+            target_metadata=target_metadata,
+            compare_type=True,
+            render_as_batch=connection.dialect.name == "sqlite",
+        )
+        with context.begin_transaction():
+            if connection.dialect.name == "postgresql":
+                # A transaction-level lock, released by the migrations' own commit: behind
+                # PgBouncer in transaction mode a session lock would be taken and released on
+                # different server connections and stay held forever.
                 connection.execute(
-                    text("SELECT pg_advisory_unlock(:id)"), {"id": MIGRATION_LOCK_ID}
+                    text("SELECT pg_advisory_xact_lock(:id)"), {"id": MIGRATION_LOCK_ID}
                 )
-                connection.commit()
+            context.run_migrations()
     engine.dispose()
 
 
