@@ -20,12 +20,13 @@ import httpx
 import stamina
 import structlog
 
-from listingflow.integrations.marketplaces.base import RetryableError
+from listingflow.integrations.marketplaces.base import RetryableError, TokenStore
 
 log = structlog.get_logger()
 
 AuthHook = Callable[[httpx.Request], Awaitable[None]]
 RefreshHook = Callable[[], Awaitable[None]]
+UnauthorizedTest = Callable[[httpx.Response], bool]
 
 
 class TokenBucket:
@@ -77,6 +78,10 @@ def parse_retry_after(value: str | None, *, default: float | None = None) -> flo
     except (TypeError, ValueError):
         return default
     return max(0.0, when.timestamp() - time.time())
+
+
+def _is_401(response: httpx.Response) -> bool:
+    return response.status_code == 401
 
 
 def encode_json(body: Any) -> bytes:
@@ -141,13 +146,16 @@ class MarketplaceHTTP:
         params: Mapping[str, Any] | None = None,
         auth: AuthHook | None = None,
         on_unauthorized: RefreshHook | None = None,
+        is_unauthorized: UnauthorizedTest | None = None,
         rate_limited: bool = True,
     ) -> httpx.Response:
         """Send with retries; return the final response unless it was 429/5xx/network.
 
         `auth` adds credentials to each attempt (a signature with a fresh timestamp, the current
-        access token); `on_unauthorized` refreshes the token once after a 401.
+        access token); `on_unauthorized` refreshes the token once after a 401, or after whatever
+        answer `is_unauthorized` recognises (SP-API says an access token expired with a 403).
         """
+        expired = is_unauthorized or _is_401
         if json_body is not None:
             content = encode_json(json_body)
         base_headers = {"User-Agent": self.user_agent, **(headers or {})}
@@ -178,7 +186,7 @@ class MarketplaceHTTP:
                         f"{self.marketplace}: network error: {exc.__class__.__name__}",
                         marketplace=self.marketplace,
                     ) from exc
-                if response.status_code == 401 and on_unauthorized is not None and not refreshed:
+                if on_unauthorized is not None and not refreshed and expired(response):
                     refreshed = True
                     await on_unauthorized()
                     continue
@@ -217,3 +225,52 @@ class MarketplaceHTTP:
             with try_:
                 return await attempt()
         raise AssertionError("stamina ends by returning or raising")  # pragma: no cover
+
+
+TokenExchange = Callable[[], Awaitable[tuple[str, float]]]
+
+
+class AccessTokenCache:
+    """One account's OAuth access token: read from the TokenStore while it is fresh, otherwise
+    exchanged once (concurrent callers wait for that one exchange instead of each making theirs).
+
+    `exchange()` returns (access_token, expires_in seconds) and raises ConnectionBrokenError for
+    a dead refresh token. The token is kept until shortly before it expires (`margin` seconds, at
+    most a tenth of its life), so a request never starts with a token about to lapse.
+    """
+
+    def __init__(
+        self, store: TokenStore, key: str, exchange: TokenExchange, *, margin: float = 60.0
+    ) -> None:
+        self.store = store
+        self.key = key
+        self._exchange = exchange
+        self.margin = margin
+        self._lock = asyncio.Lock()
+        self.exchanges = 0  # token requests made by this cache (for tests and metrics)
+
+    async def get(self) -> str:
+        token = await self.store.get(self.key)
+        if token:
+            return token
+        async with self._lock:
+            token = await self.store.get(self.key)
+            if token:
+                return token
+            return await self._renew()
+
+    async def refresh(self, stale: str | None = None) -> str:
+        """A call was refused with `stale`: exchange again unless someone already did.
+        Without `stale`, always exchange (proving the credentials work)."""
+        async with self._lock:
+            current = await self.store.get(self.key)
+            if stale is not None and current and current != stale:
+                return current
+            return await self._renew()
+
+    async def _renew(self) -> str:
+        self.exchanges += 1
+        token, expires_in = await self._exchange()
+        ttl = max(0.5, expires_in - min(self.margin, expires_in / 10))
+        await self.store.set(self.key, token, ttl=ttl)
+        return token
