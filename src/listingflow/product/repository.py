@@ -6,10 +6,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, case, delete, func, or_, select, tuple_
+from sqlalchemy import Select, case, delete, exists, func, or_, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from listingflow.models import Product, ProductStatus
+from listingflow.models import Listing, Product, ProductStatus
 
 
 @dataclass(frozen=True)
@@ -17,9 +17,16 @@ class ProductFilter:
     status: str | None = None
     source_platform: str | None = None
     q: str | None = None
+    marketplace: str | None = None  # has a listing for this marketplace
+    score_min: int | None = None
+    score_max: int | None = None
 
     def scope(self) -> str:
-        return f"{self.status or ''}|{self.source_platform or ''}|{self.q or ''}"
+        base = f"{self.status or ''}|{self.source_platform or ''}|{self.q or ''}"
+        if self.marketplace or self.score_min is not None or self.score_max is not None:
+            # Only then: cursors and cached counts of the older filters keep their scope.
+            base += f"|{self.marketplace or ''}|{self.score_min}|{self.score_max}"
+        return base
 
 
 def _escape_like(text: str) -> str:
@@ -41,6 +48,16 @@ class ProductRepository:
                     func.lower(Product.source_id).like(pattern, escape="\\"),
                 )
             )
+        if flt.marketplace:
+            query = query.where(
+                exists().where(
+                    Listing.product_id == Product.id, Listing.marketplace == flt.marketplace
+                )
+            )
+        if flt.score_min is not None:
+            query = query.where(Product.optimization_score >= flt.score_min)
+        if flt.score_max is not None:
+            query = query.where(Product.optimization_score <= flt.score_max)
         return query
 
     async def page(
@@ -61,6 +78,14 @@ class ProductRepository:
         if offset:
             query = query.offset(offset)
         return list((await session.execute(query)).scalars())
+
+    async def ids(
+        self, session: AsyncSession, workspace_id: int, flt: ProductFilter, *, limit: int
+    ) -> list[int]:
+        """Ids of the newest products matching the filter (for bulk work), at most `limit`."""
+        query = self._filtered(select(Product.id), workspace_id, flt)
+        query = query.order_by(Product.created_at.desc(), Product.id.desc()).limit(limit)
+        return [int(i) for i in (await session.execute(query)).scalars()]
 
     async def count(self, session: AsyncSession, workspace_id: int, flt: ProductFilter) -> int:
         query = self._filtered(select(func.count()).select_from(Product), workspace_id, flt)

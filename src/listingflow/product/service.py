@@ -64,6 +64,12 @@ class ProductService:
         await cache.set(key, total, config.settings.cache_ttl_list)
         return total
 
+    async def ids(
+        self, session: AsyncSession, workspace_id: int, *, flt: ProductFilter, limit: int
+    ) -> list[int]:
+        """Ids of the newest products matching a filter, for bulk work (at most `limit`)."""
+        return await product_repository.ids(session, workspace_id, flt, limit=limit)
+
     async def get(self, session: AsyncSession, workspace_id: int, product_id: int) -> Product:
         product = await product_repository.get(session, workspace_id, product_id)
         if product is None:
