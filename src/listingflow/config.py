@@ -51,6 +51,12 @@ class Settings(BaseSettings):
     db_max_overflow: int = Field(default=10, ge=0)
     db_pool_timeout: float = Field(default=30.0, gt=0)
     db_pool_recycle: int = Field(default=1800, ge=-1)
+    db_read_your_writes_seconds: int = Field(
+        default=5,
+        ge=1,
+        description="with a read replica: for this long after a workspace's write, its reads go "
+        "to the primary (keep it above the replica's usual lag)",
+    )
     db_echo: bool = False
     migrate_on_start: bool = True
 

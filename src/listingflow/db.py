@@ -27,6 +27,8 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.pool import NullPool
 
 from listingflow.config import Settings, to_async_url, to_sync_url
+from listingflow.kit.cache import Cache
+from listingflow.kit.uow import wrote_recently
 
 log = structlog.get_logger()
 
@@ -98,6 +100,25 @@ class Database:
         self.read_sessionmaker = async_sessionmaker(self.read_engine, expire_on_commit=False)
 
     @property
+    def has_replica(self) -> bool:
+        return self.read_engine is not self.engine
+
+    async def reader(
+        self, cache: Cache, workspace_id: int | None
+    ) -> async_sessionmaker[AsyncSession]:
+        """Where a read-only request's session comes from: the read replica, except that a
+        workspace that wrote within LISTINGFLOW_DB_READ_YOUR_WRITES_SECONDS (tracked in the
+        shared cache, so every API replica agrees) reads the primary, and so does a caller
+        whose workspace is unknown. Writes always use `sessionmaker` (the primary)."""
+        if (
+            not self.has_replica
+            or workspace_id is None
+            or await wrote_recently(cache, workspace_id)
+        ):
+            return self.sessionmaker
+        return self.read_sessionmaker
+
+    @property
     def dialect(self) -> str:
         return self.engine.dialect.name
 
@@ -109,7 +130,7 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
-        if self.read_engine is not self.engine:
+        if self.has_replica:
             await self.read_engine.dispose()
 
 

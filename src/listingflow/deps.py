@@ -35,12 +35,6 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
         yield session
 
 
-async def get_read_session(request: Request) -> AsyncIterator[AsyncSession]:
-    """A session for read-only work (the read replica when one is configured)."""
-    async with get_database(request).read_sessionmaker() as session:
-        yield session
-
-
 async def current_workspace_id(
     request: Request,
     x_api_key: Annotated[str | None, Security(api_key_header)] = None,
@@ -53,10 +47,47 @@ async def current_workspace_id(
             "an API key is required: send X-API-Key: <key> or Authorization: Bearer <key>",
             headers={"WWW-Authenticate": "Bearer"},
         )
-    async with get_database(request).read_sessionmaker() as session:
-        workspace_id = await auth_service.authenticate_api_key(session, presented)
+    known = getattr(request.state, "api_key_workspace", None)
+    if known is not None and known[0] == presented:  # already checked for this request
+        return int(known[1])
+    database = get_database(request)
+    try:
+        async with database.read_sessionmaker() as session:
+            workspace_id = await auth_service.authenticate_api_key(session, presented)
+    except Unauthorized:
+        if not database.has_replica:
+            raise
+        # A key made moments ago may not have reached the replica yet: the primary decides.
+        async with database.sessionmaker() as session:
+            workspace_id = await auth_service.authenticate_api_key(session, presented)
+    request.state.api_key_workspace = (presented, workspace_id)
     request.state.workspace_id = workspace_id
     return workspace_id
+
+
+async def reading_workspace_id(
+    request: Request,
+    x_api_key: Annotated[str | None, Security(api_key_header)] = None,
+    authorization: Annotated[HTTPAuthorizationCredentials | None, Security(bearer)] = None,
+) -> int | None:
+    """Whose read this is, for routing: the API key's workspace, or one a page's sign-in put on
+    the request before; None when unknown (the read then goes to the primary)."""
+    if x_api_key or authorization:
+        return await current_workspace_id(request, x_api_key, authorization)
+    workspace_id: int | None = getattr(request.state, "workspace_id", None)
+    return workspace_id
+
+
+async def get_read_session(
+    request: Request,
+    cache: Annotated[Cache, Depends(get_cache)],
+    workspace_id: Annotated[int | None, Depends(reading_workspace_id)],
+) -> AsyncIterator[AsyncSession]:
+    """A session for read-only work: on the read replica when one is configured, unless the
+    caller's workspace wrote within the read-your-writes window (Database.reader)."""
+    sessionmaker = await get_database(request).reader(cache, workspace_id)
+    async with sessionmaker() as session:
+        yield session
 
 
 async def get_uow(
