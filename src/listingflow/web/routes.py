@@ -6,11 +6,16 @@ from fastapi import FastAPI, Request
 from fastapi.staticfiles import StaticFiles
 from starlette.responses import RedirectResponse, Response
 
-from listingflow.web import pages_auth, pages_dashboard, pages_products
+from listingflow.web import pages_auth, pages_dashboard, pages_import, pages_products
 from listingflow.web.security import CsrfRefused, LoginRequired, login_url
 from listingflow.web.templating import STATIC_DIR, render
 
-PAGE_ROUTERS = [pages_auth.router, pages_dashboard.router, pages_products.router]
+PAGE_ROUTERS = [
+    pages_auth.router,
+    pages_dashboard.router,
+    pages_products.router,
+    pages_import.router,
+]
 
 
 def install_web(app: FastAPI) -> None:

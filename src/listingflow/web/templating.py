@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,7 @@ from starlette.responses import HTMLResponse
 
 from listingflow import __version__
 from listingflow.auth.users import WebSession
+from listingflow.kit.models import normalize_money
 
 WEB_DIR = Path(__file__).resolve().parent
 TEMPLATES_DIR = WEB_DIR / "templates"
@@ -32,12 +34,17 @@ def _when(value: datetime | None) -> str:
     return value.strftime("%Y-%m-%d %H:%M") if value else ""
 
 
+def _money(value: Decimal | None) -> str:
+    return str(normalize_money(value)) if value is not None else ""
+
+
 def _percent(value: float | None) -> str:
     return f"{round((value or 0) * 100)}%"
 
 
 _env.filters["when"] = _when
 _env.filters["percent"] = _percent
+_env.filters["money"] = _money
 templates = Jinja2Templates(env=_env)
 
 
