@@ -29,6 +29,12 @@ RefreshHook = Callable[[], Awaitable[None]]
 UnauthorizedTest = Callable[[httpx.Response], bool]
 
 
+class OutcomeUnknownError(RetryableError):
+    """A call that is not safe to repeat (`idempotent=False`) got a 5xx or lost its connection
+    after the request went out: the marketplace may have applied it. The client reconciles
+    (looks the SKU up) before trying again, instead of creating a duplicate."""
+
+
 class TokenBucket:
     """At most `rate` requests a second on average, bursts of up to `burst`.
 
@@ -128,7 +134,7 @@ class MarketplaceHTTP:
         return path if path.startswith(("http://", "https://")) else f"{self.base_url}{path}"
 
     def _backoff_for(self, exc: Exception) -> bool | float:
-        if not isinstance(exc, RetryableError):
+        if not isinstance(exc, RetryableError) or isinstance(exc, OutcomeUnknownError):
             return False
         if exc.retry_after is not None:
             return min(exc.retry_after, self.max_retry_wait)
@@ -148,12 +154,16 @@ class MarketplaceHTTP:
         on_unauthorized: RefreshHook | None = None,
         is_unauthorized: UnauthorizedTest | None = None,
         rate_limited: bool = True,
+        idempotent: bool = True,
     ) -> httpx.Response:
         """Send with retries; return the final response unless it was 429/5xx/network.
 
         `auth` adds credentials to each attempt (a signature with a fresh timestamp, the current
         access token); `on_unauthorized` refreshes the token once after a 401, or after whatever
         answer `is_unauthorized` recognises (SP-API says an access token expired with a 403).
+        With `idempotent=False` (a create without an idempotency key) only 429 and connections
+        that never reached the server are retried; a 5xx or a lost response raises
+        OutcomeUnknownError at once, so the caller can look up what happened before trying again.
         """
         expired = is_unauthorized or _is_401
         if json_body is not None:
@@ -182,7 +192,11 @@ class MarketplaceHTTP:
                 try:
                     response = await self.client.send(request)
                 except httpx.TransportError as exc:
-                    raise RetryableError(
+                    unsent = isinstance(
+                        exc, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout
+                    )
+                    error = RetryableError if idempotent or unsent else OutcomeUnknownError
+                    raise error(
                         f"{self.marketplace}: network error: {exc.__class__.__name__}",
                         marketplace=self.marketplace,
                     ) from exc
@@ -207,7 +221,8 @@ class MarketplaceHTTP:
                         retry_after=wait,
                     )
                 if response.status_code >= 500:
-                    raise RetryableError(
+                    error = RetryableError if idempotent else OutcomeUnknownError
+                    raise error(
                         f"{self.marketplace}: server error {response.status_code}",
                         marketplace=self.marketplace,
                         status=response.status_code,
