@@ -6,7 +6,13 @@ from fastapi import FastAPI, Request
 from fastapi.staticfiles import StaticFiles
 from starlette.responses import RedirectResponse, Response
 
-from listingflow.web import pages_auth, pages_dashboard, pages_import, pages_products
+from listingflow.web import (
+    pages_auth,
+    pages_dashboard,
+    pages_import,
+    pages_jobs,
+    pages_products,
+)
 from listingflow.web.security import CsrfRefused, LoginRequired, login_url
 from listingflow.web.templating import STATIC_DIR, render
 
@@ -15,6 +21,8 @@ PAGE_ROUTERS = [
     pages_dashboard.router,
     pages_products.router,
     pages_import.router,
+    pages_jobs.router,
+    # Publishing, operations and connections pages are added here when those features land.
 ]
 
 
