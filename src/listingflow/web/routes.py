@@ -12,6 +12,7 @@ from listingflow.web import (
     pages_import,
     pages_jobs,
     pages_products,
+    pages_settings,
 )
 from listingflow.web.security import CsrfRefused, LoginRequired, login_url
 from listingflow.web.templating import STATIC_DIR, render
@@ -22,6 +23,7 @@ PAGE_ROUTERS = [
     pages_products.router,
     pages_import.router,
     pages_jobs.router,
+    pages_settings.router,
     # Publishing, operations and connections pages are added here when those features land.
 ]
 
