@@ -115,14 +115,17 @@ def run_cli(scratch: Scratch, *args: str) -> str:
 
 
 @contextlib.contextmanager
-def server(scratch: Scratch, workers: int) -> Iterator[tuple[str, int]]:
-    """`listingflow serve` on a free port; yields its base URL and pid; always stopped."""
+def server(
+    scratch: Scratch, workers: int, env: dict[str, str] | None = None
+) -> Iterator[tuple[str, int]]:
+    """`listingflow serve` on a free port (extra settings in `env`); yields its base URL and
+    pid; always stopped."""
     port = free_port()
     log_path = scratch.dir / "server.log"
     with log_path.open("wb") as log:
         proc = subprocess.Popen(
             [listingflow_bin(), "serve", "--port", str(port), "--workers", str(workers)],
-            env=scratch.env(),
+            env={**scratch.env(), **(env or {})},
             cwd=scratch.dir,
             stdout=log,
             stderr=subprocess.STDOUT,

@@ -11,6 +11,8 @@ from typing import Any
 import dramatiq
 import httpx
 import pytest
+import structlog
+import structlog.testing
 from asgi_lifespan import LifespanManager
 from sqlalchemy import select, update
 from tests.conftest import make_api_key
@@ -178,27 +180,59 @@ async def test_retry_failed_runs_the_failed_items_again(
     assert detail["items"][0]["attempts"] == 2
 
 
-async def test_the_sweeper_resends_stuck_items(app: Any, client: httpx.AsyncClient) -> None:
-    ids = await _products(client, 2)
+async def test_the_sweeper_resends_stuck_items_on_their_own_queue(
+    app: Any, client: httpx.AsyncClient
+) -> None:
+    ids = await _products(client, 3)
     async with app.state.db.session() as session:
-        _job, item_ids = await job_items_service.create(
+        _job, bulk_ids = await job_items_service.create(
             session,
             1,
             kind=JobKind.OPTIMIZE,
             source="test",
-            items=[(i, "ebay") for i in ids],
+            items=[(i, "ebay") for i in ids[:2]],
             params={},
+        )
+        _job, llm_ids = await job_items_service.create(
+            session,
+            1,
+            kind=JobKind.OPTIMIZE,
+            source="test",
+            items=[(ids[2], "ebay")],
+            params={},
+            queue="llm",
         )
         long_ago = utcnow().replace(year=2020)
         await session.execute(
             update(JobItem)
-            .where(JobItem.id == item_ids[0])
+            .where(JobItem.id.in_([bulk_ids[0], llm_ids[0]]))
             .values(status="running", updated_at=long_ago)
         )
         await session.commit()
         swept = await job_items_service.sweep(session, running_timeout=60, pending_timeout=3600)
         await session.commit()
-    assert swept == {"optimize": [item_ids[0]]}  # the fresh pending item is left alone
+    # the fresh pending item is left alone; the LLM item goes back to the llm queue
+    assert swept == {("optimize", None): [bulk_ids[0]], ("optimize", "llm"): [llm_ids[0]]}
+
+
+async def test_a_job_carries_the_request_id_into_its_worker_logs(
+    client: httpx.AsyncClient,
+) -> None:
+    ids = await _products(client, 1)
+    with structlog.testing.capture_logs(
+        processors=[structlog.contextvars.merge_contextvars]
+    ) as logs:
+        response = await client.post(
+            "/api/ai/batch-optimize",
+            json={"product_ids": ids, "target_marketplace": "ebay"},
+            headers={"X-Request-ID": "req-trace-42"},
+        )
+    body = response.json()
+    job = (await client.get(f"/api/jobs/{body['job_id']}")).json()
+    assert job["params"]["request_id"] == "req-trace-42"
+    done = [e for e in logs if e["event"] == "job.item_done"]
+    assert done and all(e.get("request_id") == "req-trace-42" for e in done)
+    assert done[0]["job_id"] == body["job_id"]
 
 
 async def test_unknown_job_and_finished_job(client: httpx.AsyncClient) -> None:

@@ -11,7 +11,7 @@ from sse_starlette.sse import EventSourceResponse
 
 from listingflow.deps import ReadSession, Uow, WorkspaceId, get_database
 from listingflow.job.schemas import JobDetail, JobItemOut, JobOut
-from listingflow.job.service import job_items_service, job_service
+from listingflow.job.service import job_items_service, job_queue, job_service
 from listingflow.worker.enqueue import send_job_items
 
 router = APIRouter(prefix="/api/jobs", tags=["jobs"])
@@ -93,7 +93,7 @@ async def cancel_job(job_id: int, uow: Uow) -> JobOut:
 @router.post("/{job_id}/retry-failed", response_model=JobOut, summary="Run failed items again")
 async def retry_failed(job_id: int, uow: Uow) -> JobOut:
     job, item_ids = await job_items_service.retry_failed(uow.session, uow.workspace_id, job_id)
-    kind = job.kind
-    uow.after_commit(lambda: send_job_items(kind, item_ids))
+    kind, queue = job.kind, job_queue(job)
+    uow.after_commit(lambda: send_job_items(kind, item_ids, queue=queue))
     await uow.commit()
     return JobOut.of(job)

@@ -154,11 +154,11 @@ class JobRepository:
 
     async def stale_items(
         self, session: AsyncSession, *, running_before: datetime, pending_before: datetime
-    ) -> list[tuple[int, str]]:
-        """(item id, job kind) of items stuck running (a worker died) or pending with no
-        message (lost on enqueue)."""
+    ) -> list[tuple[int, str, str | None]]:
+        """(item id, job kind, job queue) of items stuck running (a worker died) or pending
+        with no message (lost on enqueue)."""
         query = (
-            select(JobItem.id, Job.kind)
+            select(JobItem.id, Job.kind, Job.params)
             .join(Job, Job.id == JobItem.job_id)
             .where(
                 Job.status.in_(_OPEN_JOB),
@@ -174,7 +174,8 @@ class JobRepository:
             .order_by(JobItem.id)
             .limit(10_000)
         )
-        return [(int(row[0]), str(row[1])) for row in (await session.execute(query)).all()]
+        rows = (await session.execute(query)).all()
+        return [(int(r[0]), str(r[1]), (r[2] or {}).get("queue")) for r in rows]
 
     async def requeue(self, session: AsyncSession, item_ids: Sequence[int]) -> None:
         await session.execute(

@@ -1,4 +1,7 @@
-"""Job records: create, count progress, finish. (Queues and workers come with the jobs issue.)"""
+"""Job records: create, count progress, finish; job items: fan-out, claim, retry, sweep.
+
+A job remembers the queue its items were sent to and the request id that started it, so the
+sweeper and retry-failed resend on the same queue and the worker's logs carry that id."""
 
 from __future__ import annotations
 
@@ -8,6 +11,7 @@ from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
+import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from listingflow.exceptions import Conflict, NotFound
@@ -21,6 +25,23 @@ from listingflow.models import (
     JobKind,
     JobStatus,
 )
+
+
+def _origin(params: dict[str, Any] | None, queue: str | None = None) -> dict[str, Any]:
+    """The params plus where the job came from: the request id (log correlation) and queue."""
+    merged = dict(params or {})
+    request_id = structlog.contextvars.get_contextvars().get("request_id")
+    if request_id:
+        merged.setdefault("request_id", request_id)
+    if queue:
+        merged["queue"] = queue
+    return merged
+
+
+def job_queue(job: Job) -> str | None:
+    """The queue the job's items go to (None: the actor's own)."""
+    queue = (job.params or {}).get("queue")
+    return str(queue) if queue else None
 
 
 class JobService:
@@ -40,7 +61,7 @@ class JobService:
             source=source,
             status=JobStatus.RUNNING.value,
             total=total,
-            params=params or {},
+            params=_origin(params),
             result={},
             started_at=utcnow(),
         )
@@ -103,16 +124,17 @@ class JobItemsService:
         source: str | None,
         items: Sequence[tuple[int | None, str | None]],
         params: dict[str, Any],
+        queue: str | None = None,
     ) -> tuple[Job, list[int]]:
         """The job and its items as rows (flushed, not committed); returns the item ids to
-        enqueue once the boundary has committed."""
+        enqueue (on `queue`, or the actor's own) once the boundary has committed."""
         job = Job(
             workspace_id=workspace_id,
             kind=kind.value,
             source=source,
             status=JobStatus.PENDING.value,
             total=len(items),
-            params=params,
+            params=_origin(params, queue),
             result={},
         )
         await job_repository.add(session, job)
@@ -196,21 +218,22 @@ class JobItemsService:
 
     async def sweep(
         self, session: AsyncSession, *, running_timeout: float, pending_timeout: float
-    ) -> dict[str, list[int]]:
-        """Items to send again, by job kind: stuck running past the timeout (their worker
-        died) or pending long after creation (their message was lost before the broker)."""
+    ) -> dict[tuple[str, str | None], list[int]]:
+        """Items to send again, by (job kind, queue): stuck running past the timeout (their
+        worker died) or pending long after creation (their message was lost before the
+        broker)."""
         now = utcnow()
         stale = await job_repository.stale_items(
             session,
             running_before=now - timedelta(seconds=running_timeout),
             pending_before=now - timedelta(seconds=pending_timeout),
         )
-        by_kind: dict[str, list[int]] = {}
-        for item_id, kind in stale:
-            by_kind.setdefault(kind, []).append(item_id)
+        by_route: dict[tuple[str, str | None], list[int]] = {}
+        for item_id, kind, queue in stale:
+            by_route.setdefault((kind, queue), []).append(item_id)
         if stale:
-            await job_repository.requeue(session, [item_id for item_id, _ in stale])
-        return by_kind
+            await job_repository.requeue(session, [item_id for item_id, _, _ in stale])
+        return by_route
 
 
 job_items_service = JobItemsService()

@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 from listingflow import config
 from listingflow.deps import ReadSession, Uow, WorkspaceId
 from listingflow.exceptions import ListingflowError, NotFound, PayloadTooLarge, StillRunning
-from listingflow.job.service import job_items_service, job_service
+from listingflow.job.service import job_items_service, job_queue, job_service
 from listingflow.kit.uow import UnitOfWork
 from listingflow.listing.service import listing_service
 from listingflow.models import JobKind, Listing, Product
@@ -84,9 +84,10 @@ async def _optimize_now(
         source=f"optimize:{marketplace}",
         items=[(product_id, marketplace)],
         params={"engine": engine, "marketplace": marketplace},
+        queue="interactive",
     )
-    job_id = job.id
-    uow.after_commit(lambda: send_job_items(JobKind.OPTIMIZE.value, item_ids, queue="interactive"))
+    job_id, queue = job.id, job_queue(job)
+    uow.after_commit(lambda: send_job_items(JobKind.OPTIMIZE.value, item_ids, queue=queue))
     await uow.commit()
     job = await job_service.wait(
         uow.session, uow.workspace_id, job_id, seconds=config.settings.job_wait_seconds
@@ -180,10 +181,10 @@ async def batch_optimize(body: BatchOptimizeRequest, uow: Uow) -> BatchOptimizeR
         source=f"batch-optimize:{marketplace}",
         items=[(product_id, marketplace) for product_id in product_ids],
         params={"engine": engine, "marketplace": marketplace},
+        # LLM work has its own queue so that its rate limit never holds up offline bulk work.
+        queue="llm" if engine == LLM else None,
     )
-    job_id = job.id
-    # LLM work has its own queue so that its rate limit never holds up offline bulk work.
-    queue = "llm" if engine == LLM else None
+    job_id, queue = job.id, job_queue(job)
     uow.after_commit(lambda: send_job_items(JobKind.OPTIMIZE.value, item_ids, queue=queue))
     await uow.commit()
     job = await job_service.wait(

@@ -23,8 +23,8 @@ async def sweep_once(database: Database, *, running_timeout: float, pending_time
             session, running_timeout=running_timeout, pending_timeout=pending_timeout
         )
         await session.commit()
-    for kind, item_ids in stale.items():
-        send_job_items(kind, item_ids)
+    for (kind, queue), item_ids in stale.items():
+        send_job_items(kind, item_ids, queue=queue)
     count = sum(len(ids) for ids in stale.values())
     if count:
         log.warning("job.swept", items=count)
