@@ -6,6 +6,7 @@ rolls back. Services and repositories only flush.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -179,8 +180,24 @@ def check(url: str) -> list[str]:
     engine = make_sync_engine(url)
     try:
         with engine.connect() as conn:
-            context = MigrationContext.configure(conn, opts={"compare_type": True})
-            diffs = compare_metadata(context, Base.metadata)
+            dialect = conn.dialect.name
+
+            def for_this_database(
+                obj: Any, _name: Any, type_: str, reflected: bool, _to: Any
+            ) -> bool:
+                # An index a model declares for other databases only (info["dialects"]).
+                dialects = obj.info.get("dialects") if type_ == "index" and not reflected else None
+                return dialects is None or dialect in dialects
+
+            context = MigrationContext.configure(
+                conn, opts={"compare_type": True, "include_object": for_this_database}
+            )
+            with warnings.catch_warnings():
+                # SQLite cannot reflect expression indexes; ours there are PostgreSQL-only.
+                warnings.filterwarnings(
+                    "ignore", "autogenerate skipping metadata-specified expression", UserWarning
+                )
+                diffs = compare_metadata(context, Base.metadata)
             if conn.dialect.name == "sqlite":
                 diffs = _without_sqlite_index_order(diffs)
             return [repr(diff) for diff in diffs]

@@ -7,7 +7,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint, text
+from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint, func, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from listingflow.kit.models import Base, BigId, JSONValue, Money, utcnow
@@ -36,6 +36,15 @@ class Product(Base):
             text("created_at DESC"),
             text("id DESC"),
         ),
+        # Status-filtered keyset pages, and (index-only) their counts and the stats query.
+        Index(
+            "ix_products_workspace_status_created_id",
+            "workspace_id",
+            "status",
+            text("created_at DESC"),
+            text("id DESC"),
+            postgresql_include=["optimization_score", "updated_at"],
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -56,3 +65,16 @@ class Product(Base):
     content_hash: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+# Search (`q`: a substring of the title or the source id, any case) on PostgreSQL: trigram GIN
+# indexes on the lowered text serve `lower(x) LIKE '%...%'`. SQLite has no trigram index (it
+# scans); `info["dialects"]` tells `db check` so.
+for _column in (Product.title, Product.source_id):
+    Index(
+        f"ix_products_{_column.key}_trgm",
+        func.lower(_column).label(f"{_column.key}_lower"),
+        postgresql_using="gin",
+        postgresql_ops={f"{_column.key}_lower": "gin_trgm_ops"},
+        info={"dialects": ("postgresql",)},
+    ).ddl_if(dialect="postgresql")
