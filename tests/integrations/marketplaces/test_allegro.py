@@ -203,6 +203,51 @@ async def test_revoked_refresh_token_breaks_the_connection(
     assert "reconnect allegro" in caught.value.message
 
 
+class _LaggingStore(MemoryTokenStore):
+    """A store shared with another process: the first read of the refresh token is from before
+    that process rotated it."""
+
+    def __init__(self, stale: str) -> None:
+        super().__init__()
+        self.stale: str | None = stale
+
+    async def get(self, key: str) -> str | None:
+        if key.endswith(":refresh_token") and self.stale is not None:
+            stale, self.stale = self.stale, None
+            return stale
+        return await super().get(key)
+
+
+async def test_a_refresh_lost_to_another_process_uses_its_token(
+    server: FakeAllegroServer, make_client: Callable[..., AllegroClient]
+) -> None:
+    original = server.issue_refresh_token()
+    other = make_client(MemoryTokenStore(), refresh_token=original)
+    await other.check_connection()  # the other process rotated `original` away
+    rotated = await other.store.get(f"allegro:{other.account}:refresh_token")
+    assert rotated is not None
+    store = _LaggingStore(stale=original)
+    await store.set(f"allegro:{other.account}:refresh_token", rotated)
+    client = make_client(store, refresh_token=original)
+    await client.check_connection()  # invalid_grant with `original`, then the stored one works
+    assert client.refreshes == 1
+    assert await store.get(f"allegro:{client.account}:refresh_token") in (
+        server.active_refresh_tokens()
+    )
+
+
+async def test_dry_run_checks_without_calling(
+    server: FakeAllegroServer, make_client: Callable[..., AllegroClient]
+) -> None:
+    client = make_client()
+    assert (await client.publish(make_offer(1), dry_run=True)).status is PublishStatus.VALID
+    refused = await client.publish(make_offer(2, category=None, images=()), dry_run=True)
+    assert refused.status is PublishStatus.REJECTED
+    assert {i.field for i in refused.issues} == {"category", "images"}
+    assert server.faults.calls == []
+    assert server.token_grants["refresh_token"] == 0
+
+
 async def test_wrong_client_secret_breaks_the_connection(
     make_client: Callable[..., AllegroClient],
 ) -> None:

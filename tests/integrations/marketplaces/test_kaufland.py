@@ -126,6 +126,20 @@ async def test_a_stale_timestamp_is_refused(
     assert server.refused_signatures == 1
 
 
+async def test_dry_run_checks_without_calling(
+    server: FakeKauflandServer, make_client: Callable[..., KauflandClient]
+) -> None:
+    client = make_client()
+    assert (await client.publish(make_offer(1), dry_run=True)).status is PublishStatus.VALID
+    bad_ean = "4260000000000"  # wrong check digit
+    refused = await client.publish(make_offer(2, ean=bad_ean), dry_run=True)
+    assert refused.status is PublishStatus.REJECTED
+    assert [(i.code, i.field) for i in refused.issues] == [
+        ("kaufland.ean_invalid", "attributes.ean")
+    ]
+    assert server.faults.calls == []
+
+
 async def test_publish_one_puts_product_data_then_creates_a_unit(
     server: FakeKauflandServer, make_client: Callable[..., KauflandClient]
 ) -> None:

@@ -343,7 +343,8 @@ def gather_results(offers: Sequence[Offer], outcomes: Sequence[Any]) -> list[Pub
 
 
 def export_file(offers: Sequence[Offer], **options: Any) -> bytes:
-    """Kaufland's product-data CSV: comma-separated, one header row, UTF-8 by default.
+    """Kaufland's product-data CSV: comma-separated, one header row, UTF-8 by default (Kaufland
+    names no encoding; `encoding="utf-8-sig"` adds the BOM Excel wants to show umlauts).
 
     Columns: `ean` (digits only, never quoted or in exponent form, so it reads as a number with
     no decimals), then the product attributes (title, description, manufacturer, category,
