@@ -17,7 +17,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import create_engine, event
+from sqlalchemy import create_engine, event, func, inspect, select, table
 from sqlalchemy.engine import Engine
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -201,6 +201,19 @@ def check(url: str) -> list[str]:
             if conn.dialect.name == "sqlite":
                 diffs = _without_sqlite_index_order(diffs)
             return [repr(diff) for diff in diffs]
+    finally:
+        engine.dispose()
+
+
+def row_counts(url: str) -> dict[str, int]:
+    """Rows in every table of the database (backup's "is there data to lose?")."""
+    engine = make_sync_engine(url)
+    try:
+        with engine.connect() as conn:
+            return {
+                name: int(conn.execute(select(func.count()).select_from(table(name))).scalar_one())
+                for name in inspect(conn).get_table_names()
+            }
     finally:
         engine.dispose()
 

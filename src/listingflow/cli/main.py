@@ -11,6 +11,7 @@ from rich.table import Table
 from listingflow import config
 from listingflow import db as dbmod
 from listingflow.auth.service import auth_service
+from listingflow.cli.backup import backup_command, restore_command
 from listingflow.cli.common import database, err, fail, out, run
 from listingflow.cli.imports import import_command
 from listingflow.cli.jobs import autoscale_command, jobs_app, worker_command
@@ -42,6 +43,8 @@ app.command("validate")(validate_command)
 app.command("worker")(worker_command)
 app.command("autoscale")(autoscale_command)
 app.add_typer(jobs_app, name="jobs")
+app.command("backup")(backup_command)
+app.command("restore")(restore_command)
 
 WorkspaceOpt = Annotated[str, typer.Option("--workspace", "-w", help="workspace slug")]
 
