@@ -14,6 +14,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.middleware.gzip import DEFAULT_EXCLUDED_CONTENT_TYPES, GZipMiddleware
 
 from listingflow import __version__, config
 from listingflow import db as dbmod
@@ -24,7 +25,7 @@ from listingflow.exceptions import ListingflowError
 from listingflow.kit.cache import MemoryCache, RedisCache, make_cache
 from listingflow.kit.runtime import tune_gc
 from listingflow.logging import CorrelationIdMiddleware, configure_logging
-from listingflow.middleware import BodySizeLimitMiddleware
+from listingflow.middleware import BodySizeLimitMiddleware, HttpCacheMiddleware
 from listingflow.web.routes import install_web
 from listingflow.worker.broker import setup_broker, start_embedded_worker
 from listingflow.worker.context import share_cache
@@ -112,6 +113,18 @@ def install_error_handlers(app: FastAPI) -> None:
         return _error(500, "internal_error", "internal server error; it has been logged")
 
 
+# Answers that must never be cached: liveness, metrics, ops reports, jobs in progress.
+NO_STORE_PATHS = ("/health", "/metrics", "/api/ops", "/api/jobs", "/api/import/job")
+# Files are sent as they are (length and ranges intact), never gzipped on the fly.
+DOWNLOAD_CONTENT_TYPES = (
+    "application/octet-stream",
+    "text/csv",
+    "text/tab-separated-values",
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "application/vnd.ms-excel",
+)
+
+
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: Settings = app.state.settings
@@ -175,5 +188,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(router)
     install_web(app)  # the pages under / (the JSON API keeps /api and /health)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
+    # ETag on the uncompressed body, then gzip over 1 KB (SSE streams and downloads excluded).
+    app.add_middleware(
+        HttpCacheMiddleware, max_age=settings.http_cache_max_age, no_store=NO_STORE_PATHS
+    )
+    app.add_middleware(
+        GZipMiddleware,
+        minimum_size=1024,
+        compresslevel=6,
+        exclude_content_types=(*DEFAULT_EXCLUDED_CONTENT_TYPES, *DOWNLOAD_CONTENT_TYPES),
+    )
     app.add_middleware(CorrelationIdMiddleware)
     return app

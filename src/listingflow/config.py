@@ -79,9 +79,29 @@ class Settings(BaseSettings):
     job_running_timeout: float = Field(default=600.0, gt=0, description="seconds, then resent")
     job_pending_timeout: float = Field(default=900.0, gt=0, description="seconds, then resent")
     job_sweep_interval: float = Field(default=60.0, gt=0, description="seconds between sweeps")
-    cache_ttl_stats: int = 600
-    cache_ttl_list: int = 300
-    cache_ttl_session: int = 3600
+    # Cache TTLs, the scaling guide's: dashboard stats 10 min, list pages 5 min, sessions 1 h.
+    cache_ttl_stats: int = Field(default=600, ge=1, description="seconds: dashboard stats")
+    cache_ttl_list: int = Field(default=300, ge=1, description="seconds: product list pages")
+    cache_ttl_session: int = Field(default=3600, ge=1, description="seconds: sessions")
+    http_cache_max_age: int = Field(
+        default=0,
+        ge=0,
+        description="max-age of `Cache-Control: private` on GET JSON answers; 0 makes clients "
+        "revalidate with the ETag every time (a 304 when nothing changed)",
+    )
+
+    metrics_token: SecretStr | None = Field(
+        default=None,
+        description="bearer token for GET /metrics and /api/ops/status; unset: only loopback "
+        "clients outside production",
+    )
+    ops_sample_interval: float = Field(
+        default=15.0, gt=0, description="seconds between the scaling advisor's samples"
+    )
+    ops_window: float = Field(
+        default=600.0, gt=0, description="seconds the advisor judges (the guide's 10 minutes)"
+    )
+
 
     max_body_bytes: int = Field(default=20 * 1024 * 1024, ge=1024)
     max_batch_items: int = Field(default=10_000, ge=1)

@@ -2,7 +2,9 @@
 
 Keys come from one builder; every entry has a TTL; values are JSON. Invalidation is by a
 per-workspace generation counter bumped after each committed write, so a reader never sees
-data older than its own last write.
+data older than its own last write. TTLs are settings (the scaling guide's: dashboard stats
+600 s, product list pages 300 s, sessions 3600 s). Both backends count hits and misses, on the
+instance (`hits`, `misses`) and as the Prometheus counter `listingflow_cache_requests_total`.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import time
 from typing import Any, Protocol
 
 from listingflow.kit import jsonutil
+from listingflow.kit.metrics import cache_lookup
 
 
 class Cache(Protocol):
@@ -39,9 +42,12 @@ class MemoryCache:
                 if item is not None:
                     del self._data[key]
                 self.misses += 1
+                cache_lookup("memory", key, hit=False)
                 return None
             self.hits += 1
-            return jsonutil.loads(item[1])
+            raw = item[1]
+        cache_lookup("memory", key, hit=True)
+        return jsonutil.loads(raw)
 
     async def set(self, key: str, value: Any, ttl: int) -> None:
         with self._lock:
@@ -82,8 +88,10 @@ class RedisCache:
         raw = await self._redis.get(key)
         if raw is None:
             self.misses += 1
+            cache_lookup("redis", key, hit=False)
             return None
         self.hits += 1
+        cache_lookup("redis", key, hit=True)
         return jsonutil.loads(raw)
 
     async def set(self, key: str, value: Any, ttl: int) -> None:

@@ -5,10 +5,13 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query
+from fastapi.responses import Response
 
 from listingflow import config
 from listingflow.deps import CacheDep, ReadSession, Uow, WorkspaceId
 from listingflow.exceptions import ValidationFailed
+from listingflow.kit import jsonutil
+from listingflow.kit.cache import cache_key, workspace_generation
 from listingflow.listing.service import listing_service
 from listingflow.models import ProductStatus
 from listingflow.product.repository import ProductFilter
@@ -33,9 +36,10 @@ async def list_products(
     cursor: Annotated[
         str | None, Query(description="next_cursor of the previous page: fast at any depth")
     ] = None,
-) -> ProductPage:
+) -> Response:
     """`page` works as in v1 (it skips rows, so deep pages get slower); pass `cursor` from
-    `next_cursor` to walk any depth at constant cost."""
+    `next_cursor` to walk any depth at constant cost. A page is cached under the workspace's
+    generation (TTL `LISTINGFLOW_CACHE_TTL_LIST`, 300 s), so any write shows at once."""
     if status and status not in {s.value for s in ProductStatus}:
         allowed = ", ".join(s.value for s in ProductStatus)
         raise ValidationFailed(f"status must be one of {allowed}", field="status")
@@ -45,6 +49,11 @@ async def list_products(
         source_platform=source.lower() if source else None,
         q=q.strip() if q and q.strip() else None,
     )
+    generation = await workspace_generation(cache, workspace_id)
+    key = cache_key("page", workspace_id, generation, flt.scope(), page, page_size, cursor or "")
+    cached = await cache.get(key)
+    if cached is not None:
+        return Response(jsonutil.dumps(cached), media_type="application/json")
     result = await product_service.list_products(
         session,
         workspace_id,
@@ -55,7 +64,9 @@ async def list_products(
         cursor=cursor,
     )
     listings = await listing_service.by_product(session, workspace_id, [p.id for p in result.rows])
-    return result.to_page(listings)
+    body = result.to_page(listings).model_dump(mode="json")
+    await cache.set(key, body, config.settings.cache_ttl_list)
+    return Response(jsonutil.dumps(body), media_type="application/json")
 
 
 @router.get("/stats/summary", response_model=ProductStats, summary="Dashboard counts")
