@@ -135,6 +135,9 @@ async def test_own_writes_come_from_the_primary_and_others_read_the_replica(
         assert detail.status_code == 200, detail.text
         jobs = (await seller.get("/api/jobs")).json()
         assert [job["kind"] for job in jobs] == ["import"]
+        events = await seller.get(f"/api/jobs/{jobs[0]['id']}/events")
+        assert events.status_code == 200, events.text
+        assert "event: done" in events.text
 
         # Someone else, who has not written lately, is served by the replica: a change made on
         # the primary behind the app's back does not show while replay is paused...

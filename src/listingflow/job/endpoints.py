@@ -9,7 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from sse_starlette.sse import EventSourceResponse
 
-from listingflow.deps import ReadSession, Uow, WorkspaceId, get_database
+from listingflow.deps import ReadSession, Uow, WorkspaceId, get_cache, get_database
 from listingflow.job.schemas import JobDetail, JobItemOut, JobOut
 from listingflow.job.service import job_items_service, job_queue, job_service
 from listingflow.worker.enqueue import send_job_items
@@ -62,14 +62,15 @@ async def job_events(
     workspace_id: WorkspaceId,
     interval: Annotated[float, Query(ge=0.1, le=10)] = 1.0,
 ) -> EventSourceResponse:
-    database = get_database(request)
-    async with database.read_sessionmaker() as session:
+    # Chosen once, as for any read: the primary if this workspace just wrote (its new job).
+    sessionmaker = await get_database(request).reader(get_cache(request), workspace_id)
+    async with sessionmaker() as session:
         await job_service.get(session, workspace_id, job_id)  # 404 before the stream starts
 
     async def events() -> AsyncIterator[dict[str, str]]:
         last = None
         while True:
-            async with database.read_sessionmaker() as session:
+            async with sessionmaker() as session:
                 job = JobOut.of(await job_service.get(session, workspace_id, job_id))
             data = job.model_dump_json()
             finished = job.status not in ("pending", "running")
