@@ -200,3 +200,23 @@ async def test_cancel_from_the_job_page(
     else:  # the one item finished before the cancel arrived
         assert cancel.status_code == 409
         assert "already finished" in cancel.text
+
+
+async def test_llm_jobs_go_to_the_llm_queue(
+    signed_in: tuple[httpx.AsyncClient, str], api: httpx.AsyncClient, settings: Any
+) -> None:
+    from pydantic import SecretStr
+
+    web, token = signed_in
+    await _import(api, [_product(1)])
+    ids = await _ids(api)
+    settings.llm_api_key = SecretStr("test-key")
+    settings.llm_base_url = "http://127.0.0.1:9/v1"  # nothing listens: the offline fallback
+    settings.llm_deadline = 1.0
+    started = await web.post(
+        "/optimize",
+        data={"csrf_token": token, "product_ids": ids, "marketplaces": "amazon", "engine": "llm"},
+    )
+    job = await _finished(api, _job_id(started))
+    assert job["params"]["queue"] == "llm"
+    assert job["params"]["engine"] == "llm"

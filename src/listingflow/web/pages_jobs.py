@@ -15,7 +15,7 @@ from listingflow import config
 from listingflow.deps import CacheDep, ReadSession, WriteSession, get_database
 from listingflow.exceptions import ListingflowError, PayloadTooLarge, ValidationFailed
 from listingflow.job.schemas import JobItemOut, JobOut
-from listingflow.job.service import job_items_service, job_service
+from listingflow.job.service import job_items_service, job_queue, job_service
 from listingflow.models import JobKind, ProductStatus
 from listingflow.optimization.engines import llm_configured
 from listingflow.optimization.service import LLM, OFFLINE, check_engine, check_marketplace
@@ -141,10 +141,10 @@ async def start_optimize(
         source=f"web-optimize:{','.join(marketplaces)}"[:200],
         items=[(pid, m) for pid in product_ids for m in marketplaces],
         params={"engine": engine, "marketplaces": marketplaces},
+        # As batch-optimize: LLM work has its own queue so its rate limit never holds up bulk.
+        queue="llm" if engine == LLM else None,
     )
-    job_id = job.id
-    # As batch-optimize: LLM work has its own queue so its rate limit never holds up bulk work.
-    queue = "llm" if engine == LLM else None
+    job_id, queue = job.id, job_queue(job)
     uow.after_commit(lambda: send_job_items(JobKind.OPTIMIZE.value, item_ids, queue=queue))
     await uow.commit()
     return RedirectResponse(f"/jobs/{job_id}", status_code=303)
@@ -248,7 +248,7 @@ async def retry_failed(
 ) -> Response:
     uow = unit_of_work(session, cache, viewer)
     job, item_ids = await job_items_service.retry_failed(uow.session, uow.workspace_id, job_id)
-    kind, queue = job.kind, (job.params or {}).get("queue")
+    kind, queue = job.kind, job_queue(job)
     uow.after_commit(lambda: send_job_items(kind, item_ids, queue=queue))
     await uow.commit()
     return RedirectResponse(f"/jobs/{job_id}?message=retried", status_code=303)
