@@ -8,6 +8,7 @@ from listingflow.listing.endpoints import router as listing_router
 from listingflow.ops.endpoints import router as ops_router
 from listingflow.optimization.endpoints import router as optimization_router
 from listingflow.product.endpoints import router as product_router
+from listingflow.publication.endpoints import router as publication_router
 
 router = APIRouter()
 router.include_router(ops_router)
@@ -16,3 +17,4 @@ router.include_router(product_router)
 router.include_router(listing_router)
 router.include_router(optimization_router)
 router.include_router(job_router)
+router.include_router(publication_router)

@@ -102,7 +102,6 @@ class Settings(BaseSettings):
         default=600.0, gt=0, description="seconds the advisor judges (the guide's 10 minutes)"
     )
 
-
     max_body_bytes: int = Field(default=20 * 1024 * 1024, ge=1024)
     max_batch_items: int = Field(default=10_000, ge=1)
     import_chunk_size: int = Field(default=5000, ge=1, le=10_000)
@@ -122,6 +121,34 @@ class Settings(BaseSettings):
     category_requirements_file: Path | None = Field(
         default=None,
         description="JSON file {marketplace: {category: [required attribute names]}}",
+    )
+
+    pricing_rules: dict[str, dict[str, Any]] = Field(
+        default_factory=dict,
+        description='JSON per marketplace: {"kaufland": {"currency": "EUR", "markup_percent": '
+        '20, "fixed_fee": 1, "commission_percent": 15, "rounding": "0.99", '
+        '"min_margin_percent": 10}}; a marketplace without a rule keeps the product price',
+    )
+    pricing_rules_file: Path | None = Field(
+        default=None, description="the same JSON in a file (entries in pricing_rules win)"
+    )
+    currency_rates: dict[str, Any] = Field(
+        default_factory=dict,
+        description='JSON: each currency in one common unit, e.g. {"PLN": 1, "EUR": 4.31}',
+    )
+    currency_rates_file: Path | None = Field(
+        default=None, description="the rates table as a JSON file (refreshed by the operator)"
+    )
+    marketplace_sandbox: bool = Field(
+        default=False, description="publish to the marketplaces' sandbox hosts"
+    )
+    publish_wait_seconds: float = Field(
+        default=10.0, ge=0, description="how long a v1 publish call waits for its job"
+    )
+    publish_follow_up_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        description="first check of a listing the marketplace only ACCEPTED (then x4, x20, x60)",
     )
 
     llm_api_key: SecretStr | None = Field(

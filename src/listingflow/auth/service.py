@@ -34,7 +34,8 @@ class NewSecret:
     plaintext: str
 
 
-def _cipher() -> MultiFernet:
+def secret_cipher() -> MultiFernet:
+    """The cipher for secrets at rest (webhook secrets, marketplace credentials)."""
     return make_cipher(config.settings.secret_key.get_secret_value())
 
 
@@ -116,7 +117,7 @@ class AuthService:
             workspace_id=workspace_id,
             name=name,
             secret_hash=sha256_hex(plaintext),
-            secret_encrypted=encrypt(_cipher(), plaintext),
+            secret_encrypted=encrypt(secret_cipher(), plaintext),
         )
         await auth_repository.add(session, row)
         return NewSecret(id=row.id, workspace_id=workspace_id, plaintext=plaintext)
@@ -124,7 +125,7 @@ class AuthService:
     async def current_webhook_secret(self, session: AsyncSession, workspace_id: int) -> str | None:
         """The workspace's newest active webhook secret in plain text (for the seller to copy)."""
         rows = await auth_repository.active_webhook_secrets(session, workspace_id)
-        return decrypt(_cipher(), rows[-1].secret_encrypted) if rows else None
+        return decrypt(secret_cipher(), rows[-1].secret_encrypted) if rows else None
 
     async def rotate_webhook_secret(self, session: AsyncSession, workspace_id: int) -> NewSecret:
         """Revoke every active secret of the workspace and make a new one."""
@@ -147,7 +148,7 @@ class AuthService:
     async def workspace_for_webhook_secret(self, session: AsyncSession, presented: str) -> int:
         """v1 mode: X-Webhook-Secret must equal a configured secret (constant-time compare)."""
         row = await auth_repository.webhook_secret_by_hash(session, sha256_hex(presented))
-        stored = decrypt(_cipher(), row.secret_encrypted) if row else None
+        stored = decrypt(secret_cipher(), row.secret_encrypted) if row else None
         # compare_digest runs even on a miss so that a miss and a near-miss take the same path.
         if not hmac.compare_digest((stored or "").encode(), presented.encode()) or row is None:
             raise Unauthorized("invalid webhook secret", field="X-Webhook-Secret")
@@ -169,7 +170,7 @@ class AuthService:
                 field="X-Signature",
             )
         signed = f"{timestamp}.".encode() + body
-        cipher = _cipher()
+        cipher = secret_cipher()
         for row in await auth_repository.active_webhook_secrets(session):
             secret = decrypt(cipher, row.secret_encrypted)
             if secret is None:

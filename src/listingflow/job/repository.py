@@ -116,6 +116,26 @@ class JobRepository:
             .values(status=JobStatus.COMPLETED.value, completed_at=utcnow())
         )
 
+    async def fail_pending(self, session: AsyncSession, job_id: int, error: str) -> int:
+        """Every item still waiting fails with `error` (a job stopped early); how many."""
+        result = await session.execute(
+            update(JobItem)
+            .where(JobItem.job_id == job_id, JobItem.status == JobItemStatus.PENDING.value)
+            .values(status=JobItemStatus.FAILED.value, last_error=error[:2000], updated_at=utcnow())
+        )
+        failed = int(result.rowcount or 0)  # type: ignore[attr-defined]
+        await session.execute(
+            update(Job)
+            .where(Job.id == job_id)
+            .values(
+                failed=Job.failed + failed,
+                processed=Job.processed + failed,
+                error_summary=error[:2000],
+            )
+        )
+        await self.complete_if_done(session, job_id)
+        return failed
+
     async def release_item(self, session: AsyncSession, item_id: int, error: str) -> None:
         """running -> pending, for a retry of a transient failure."""
         await session.execute(

@@ -43,6 +43,8 @@ async def run_job_item(item_id: int, handler: ItemHandler) -> None:
         if claimed is None:
             return
         item, job = claimed
+        # read now: a rollback below expires every loaded row
+        workspace_id, attempts, kind = item.workspace_id, item.attempts, job.kind
         with structlog.contextvars.bound_contextvars(
             request_id=job.params.get("request_id"), job_id=job.id, item_id=item_id
         ):
@@ -52,7 +54,7 @@ async def run_job_item(item_id: int, handler: ItemHandler) -> None:
                 await session.commit()
             except ListingflowError as exc:
                 await session.rollback()
-                if not exc.retryable or item.attempts >= MAX_ATTEMPTS:
+                if not exc.retryable or attempts >= MAX_ATTEMPTS:
                     # A seller's problem (bad data) or a refusal no retry can fix.
                     await job_items_service.failed(
                         session, item_id, exc.message, status_code=exc.status_code
@@ -63,5 +65,5 @@ async def run_job_item(item_id: int, handler: ItemHandler) -> None:
                     await session.commit()
                     raise TransientFailure(exc.message) from exc
             finally:
-                await bump_workspace_generation(cache, item.workspace_id)
-            log.info("job.item_done", kind=job.kind)
+                await bump_workspace_generation(cache, workspace_id)
+            log.info("job.item_done", kind=kind)

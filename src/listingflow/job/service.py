@@ -190,6 +190,10 @@ class JobItemsService:
                 result={"status_code": status_code},
             )
 
+    async def fail_pending(self, session: AsyncSession, job_id: int, error: str) -> int:
+        """Stop a job early: its waiting items fail with `error` (e.g. "reconnect ebay")."""
+        return await job_repository.fail_pending(session, job_id, error)
+
     async def release(self, session: AsyncSession, item_id: int, error: str) -> None:
         await job_repository.release_item(session, item_id, error)
 

@@ -6,7 +6,9 @@ from listingflow.models.job import Job, JobKind, JobStatus
 from listingflow.models.job_item import FINISHED_ITEM_STATUSES, JobItem, JobItemStatus
 from listingflow.models.listing import Listing, ListingStatus
 from listingflow.models.llm_usage import LlmUsage
+from listingflow.models.marketplace_connection import ConnectionStatus, MarketplaceConnection
 from listingflow.models.product import Product, ProductStatus
+from listingflow.models.publish_attempt import PublishAttempt
 from listingflow.models.user import User
 from listingflow.models.webhook_delivery import WebhookDelivery
 from listingflow.models.webhook_secret import WebhookSecret
@@ -16,6 +18,7 @@ __all__ = [
     "DEFAULT_WORKSPACE_SLUG",
     "FINISHED_ITEM_STATUSES",
     "ApiKey",
+    "ConnectionStatus",
     "Base",
     "Job",
     "JobItem",
@@ -25,8 +28,10 @@ __all__ = [
     "Listing",
     "ListingStatus",
     "LlmUsage",
+    "MarketplaceConnection",
     "Product",
     "ProductStatus",
+    "PublishAttempt",
     "User",
     "WebhookDelivery",
     "WebhookSecret",

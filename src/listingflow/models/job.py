@@ -15,6 +15,7 @@ from listingflow.kit.models import Base, BigId, JSONValue, utcnow
 class JobKind(enum.StrEnum):
     IMPORT = "import"
     OPTIMIZE = "optimize"
+    PUBLISH = "publish"
 
 
 class JobStatus(enum.StrEnum):

@@ -50,3 +50,8 @@ class Listing(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     approved_at: Mapped[datetime | None] = mapped_column(default=None)
+    # the marketplace's side, once published: its id for the listing, what it says, and when
+    remote_id: Mapped[str | None] = mapped_column(String(200), default=None)
+    publication_status: Mapped[str | None] = mapped_column(String(20), default=None)
+    published_at: Mapped[datetime | None] = mapped_column(default=None)
+    publication_error: Mapped[str | None] = mapped_column(String(2000), default=None)

@@ -1,4 +1,4 @@
-"""The v1 optimization routes (/api/ai/...) and the marketplace list (/api/export/marketplaces)."""
+"""The v1 optimization routes (/api/ai/...)."""
 
 from __future__ import annotations
 
@@ -21,7 +21,6 @@ from listingflow.optimization.service import (
     optimization_service,
 )
 from listingflow.product.schemas import ProductOut
-from listingflow.rules.marketplaces import MARKETPLACES
 from listingflow.worker.enqueue import send_job_items
 
 router = APIRouter(tags=["optimization"])
@@ -230,18 +229,3 @@ _V1_ITEM_STATUS = {"succeeded": "success", "failed": "failed", "cancelled": "can
 @router.get("/api/ai/usage", summary="Today's LLM calls and tokens against the quota")
 async def llm_usage(session: ReadSession, workspace_id: WorkspaceId) -> dict[str, Any]:
     return await optimization_service.usage(session, workspace_id)
-
-
-@router.get("/api/export/marketplaces", summary="Supported marketplaces")
-async def marketplaces() -> list[dict[str, Any]]:
-    return [
-        {
-            "id": key,
-            "name": info.name,
-            "regions": [region.code for region in info.regions],
-            "sites": [region.site for region in info.regions],
-            "status": "available",
-            "optimizer": info.has_offline_optimizer,
-        }
-        for key, info in MARKETPLACES.items()
-    ]

@@ -67,9 +67,11 @@ class ProductOut(BaseModel):
                     "listing_id": item.id,
                     "status": item.status,
                     "score": item.score,
-                    "remote_id": None,
+                    "remote_id": item.remote_id,
+                    "publication_status": item.publication_status,
+                    "published_at": item.published_at,
                     "url": None,
-                    "last_error": None,
+                    "last_error": item.publication_error,
                 }
                 for item in listings
             },

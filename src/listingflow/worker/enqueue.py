@@ -10,13 +10,21 @@ import structlog
 log = structlog.get_logger()
 
 
-def send_items(actor: Any, item_ids: Sequence[int], *, queue: str | None = None) -> None:
-    """One message per item; a message lost here is found and resent by the sweeper.
+def send_items(
+    actor: Any, item_ids: Sequence[int], *, queue: str | None = None, batch: int | None = None
+) -> None:
+    """One message per item, or per `batch` items for actors that take a list; a message lost
+    here is found and resent by the sweeper.
 
     `queue` overrides the actor's own queue: a person waiting for one product goes to
     `interactive`, which is never stuck behind a bulk backlog."""
-    for item_id in item_ids:
-        message = actor.message(item_id)
+    payloads: list[Any] = (
+        list(item_ids)
+        if batch is None
+        else [list(item_ids[i : i + batch]) for i in range(0, len(item_ids), batch)]
+    )
+    for payload in payloads:
+        message = actor.message(payload)
         if queue is not None:
             message = message.copy(queue_name=queue)
         actor.broker.enqueue(message)
@@ -24,9 +32,14 @@ def send_items(actor: Any, item_ids: Sequence[int], *, queue: str | None = None)
         log.info("job.enqueued", actor=actor.actor_name, items=len(item_ids))
 
 
-def send_job_items(kind: str, item_ids: Sequence[int], *, queue: str | None = None) -> None:
-    from listingflow.tasks import ACTOR_FOR_KIND
+def send_job_items(
+    kind: str, item_ids: Sequence[int], *, queue: str | None = None, batch: int | None = None
+) -> None:
+    """Send a job's items to the actor for its kind (lists of `batch`, or the kind's default,
+    for actors that take lists)."""
+    from listingflow.tasks import ACTOR_FOR_KIND, BATCH_FOR_KIND
 
     actor = ACTOR_FOR_KIND.get(kind)
     if actor is not None:
-        send_items(actor, item_ids, queue=queue)
+        default = BATCH_FOR_KIND.get(kind)
+        send_items(actor, item_ids, queue=queue, batch=(batch or default) if default else None)

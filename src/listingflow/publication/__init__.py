@@ -1,0 +1,2 @@
+"""Publishing: marketplace connections, prices, validation before sending, the publish jobs and
+their history."""
