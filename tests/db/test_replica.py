@@ -6,6 +6,7 @@ workspace's reads are served by the replica and show its older state."""
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -85,9 +86,10 @@ async def _window_passes(redis_url: str, workspace_id: int) -> None:
 
 def _pause(standby: pgtools.Cluster) -> None:
     standby.execute("SELECT pg_wal_replay_pause()")
-    for _ in range(100):
+    for _ in range(200):
         if standby.execute("SELECT pg_get_wal_replay_pause_state()")[0][0] == "paused":
             return
+        time.sleep(0.05)
     raise AssertionError("replay did not pause")
 
 
