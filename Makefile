@@ -25,10 +25,14 @@ $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
 install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev
 
-## make run: install, migrate, import the sample catalog, print the URL and an API key, serve.
+## make run: install, migrate, import the sample catalog, optimize it offline for Amazon and
+## export Amazon's listings feed to var/exports (no credentials), print the URL and an API key,
+## serve.
 run: install
 	$(BIN)/listingflow db upgrade
 	$(BIN)/listingflow import examples/catalog.csv
+	$(BIN)/listingflow optimize --to amazon --engine offline
+	$(BIN)/listingflow export --to amazon --out var/exports
 	@echo
 	@echo "ListingFlow is starting at http://$(HOST):$(PORT)  (API docs: http://$(HOST):$(PORT)/docs)"
 	@echo -n "Your API key (send it as X-API-Key): "

@@ -9,6 +9,7 @@ from listingflow.ops.endpoints import router as ops_router
 from listingflow.optimization.endpoints import router as optimization_router
 from listingflow.product.endpoints import router as product_router
 from listingflow.publication.endpoints import router as publication_router
+from listingflow.publication.export_endpoints import router as export_router
 
 router = APIRouter()
 router.include_router(ops_router)
@@ -18,3 +19,4 @@ router.include_router(listing_router)
 router.include_router(optimization_router)
 router.include_router(job_router)
 router.include_router(publication_router)
+router.include_router(export_router)

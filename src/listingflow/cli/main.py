@@ -13,6 +13,8 @@ from listingflow import db as dbmod
 from listingflow.auth.service import auth_service
 from listingflow.cli.backup import backup_command, restore_command
 from listingflow.cli.common import database, err, fail, out, run
+from listingflow.cli.connect import connect_command, connections_app
+from listingflow.cli.export import export_command
 from listingflow.cli.imports import import_command
 from listingflow.cli.jobs import autoscale_command, jobs_app, worker_command
 from listingflow.cli.optimize import optimize_command, validate_command
@@ -45,6 +47,9 @@ app.command("autoscale")(autoscale_command)
 app.add_typer(jobs_app, name="jobs")
 app.command("backup")(backup_command)
 app.command("restore")(restore_command)
+app.command("export")(export_command)
+app.command("connect")(connect_command)
+app.add_typer(connections_app, name="connections")
 
 WorkspaceOpt = Annotated[str, typer.Option("--workspace", "-w", help="workspace slug")]
 
