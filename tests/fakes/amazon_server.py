@@ -139,6 +139,7 @@ class FakeAmazonServer(LocalServer):
         self.retry_after = retry_after  # Amazon documents none; set it to test a client honours it
         self.latency = latency
         self.auto_process = auto_process
+        self.feeds_fatal = False  # every feed ends FATAL (what an unreadable document gets)
         self.later_issues: dict[str, list[dict[str, Any]]] = {}  # sku -> issues found later
         self.access_tokens: dict[str, float] = {}  # token -> expiry (monotonic)
         self.listings: dict[tuple[str, str, str], Listing] = {}
@@ -686,6 +687,8 @@ class FakeAmazonServer(LocalServer):
         report_id = str(uuid.uuid4())
         feed["resultFeedDocumentId"] = report_id
         try:
+            if self.feeds_fatal:
+                raise ValueError("refused")
             document = json.loads(feed["document"]["content"])
             header, messages = document["header"], document["messages"]
         except (ValueError, KeyError, TypeError):

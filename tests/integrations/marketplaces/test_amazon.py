@@ -17,6 +17,7 @@ from listingflow.integrations.marketplaces.base import (
     ConnectionBrokenError,
     MemoryTokenStore,
     Offer,
+    PermanentError,
     PublishStatus,
     RetryableError,
     Severity,
@@ -137,6 +138,18 @@ async def test_revoked_refresh_token_breaks_the_connection(
     assert server.calls["putListingsItem"] == 0
     with pytest.raises(ConnectionBrokenError):
         await client.check_connection()
+
+
+async def test_revoked_refresh_token_met_when_the_access_token_expires(
+    server: FakeAmazonServer, make_client: Callable[..., AmazonClient]
+) -> None:
+    client = make_client()
+    await client.publish(make_offer(1))
+    server.revoke_refresh_token()
+    server.expire_tokens()
+    with pytest.raises(ConnectionBrokenError):
+        await client.publish(make_offer(2))
+    assert server.statuses("putListingsItem") == [200, 403]
 
 
 async def test_publish_one_puts_the_offer_as_listing_attributes(
@@ -342,6 +355,18 @@ async def test_batch_above_the_threshold_goes_through_the_feeds_api(
     upload = next(r for r in server.requests if r.operation == "upload")
     assert "x-amz-access-token" not in upload.headers
     assert upload.body["header"]["sellerId"] == server.seller_id
+
+
+async def test_fatal_feed_is_a_permanent_error_with_the_report_issues(
+    server: FakeAmazonServer, make_client: Callable[..., AmazonClient]
+) -> None:
+    server.feeds_fatal = True
+    client = make_client(feed_threshold=2)
+    with pytest.raises(PermanentError) as caught:
+        await client.publish_many([make_offer(1), make_offer(2)])
+    assert "FATAL" in str(caught.value)
+    assert [i.message for i in caught.value.issues] == ["Invalid feed JSON."]
+    assert server.listings == {}
 
 
 async def test_small_batch_uses_single_puts(

@@ -120,6 +120,18 @@ async def test_revoked_refresh_token_breaks_the_connection(
     assert server.items == {}
 
 
+async def test_revoked_refresh_token_met_when_the_access_token_expires(
+    server: FakeEbayServer, make_client: Callable[..., EbayClient]
+) -> None:
+    client = make_client()
+    await client.publish(make_offer(1))
+    server.revoke_refresh_token()
+    server.expire_tokens()
+    with pytest.raises(ConnectionBrokenError):
+        await client.publish(make_offer(2))
+    assert server.statuses("bulkCreateOrReplaceInventoryItem") == [200, 401]
+
+
 async def test_publish_one_creates_item_offer_and_listing(
     server: FakeEbayServer, make_client: Callable[..., EbayClient]
 ) -> None:

@@ -9,10 +9,7 @@ issues Amazon found. Requests are paced per operation by the documented usage pl
 from __future__ import annotations
 
 import asyncio
-import gzip
 import hashlib
-import json
-import time
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Any
@@ -24,12 +21,9 @@ import structlog
 from listingflow.integrations.marketplaces.amazon_feeds import (
     EXPORT_FILENAME,
     EXPORT_MEDIA_TYPE,
-    FEED_CONTENT_TYPE,
-    FEED_TYPE,
     AmazonMarketplace,
     error_text,
     export_file,
-    feed_document,
     issue_from_amazon,
     issues_from_errors,
     price_attribute,
@@ -37,7 +31,7 @@ from listingflow.integrations.marketplaces.amazon_feeds import (
     put_body,
     quantity_attribute,
     resolve_marketplace,
-    results_from_report,
+    submit_feed,
 )
 from listingflow.integrations.marketplaces.base import (
     ConnectionBrokenError,
@@ -53,7 +47,6 @@ from listingflow.integrations.marketplaces.http import (
     AccessTokenCache,
     MarketplaceHTTP,
     TokenBucket,
-    encode_json,
 )
 
 __all__ = [
@@ -92,7 +85,6 @@ SANDBOX_HOSTS = {
 }
 LWA_TOKEN_URL = "https://api.amazon.com/auth/o2/token"  # noqa: S105 (a URL)
 LISTINGS = "/listings/2021-08-01/items"
-FEEDS = "/feeds/2021-06-30"
 
 # The documented usage plans (requests a second, burst) of each operation we call.
 RATE_PLANS: dict[str, tuple[float, int]] = {
@@ -491,107 +483,31 @@ class AmazonClient:
     # -- feeds -------------------------------------------------------------------------------
 
     async def publish_feed(self, offers: Sequence[Offer]) -> list[PublishResult]:
-        """createFeedDocument -> upload -> createFeed -> poll getFeed -> read the report."""
-        skus = [o.sku for o in offers]
-        if len(set(skus)) != len(skus):
-            raise ValueError("a feed may name each SKU once")
-        document = feed_document(offers, self.market, seller_id=self.seller_id)
-        created = await self._call(
-            "createFeedDocument",
-            "POST",
-            f"{FEEDS}/documents",
-            json_body={"contentType": FEED_CONTENT_TYPE},
+        """The offers as one JSON_LISTINGS_FEED; one result per SKU from its report."""
+        results = await submit_feed(
+            offers,
+            self.market,
+            seller_id=self.seller_id,
+            call=self._call,
+            presigned=self._presigned,
+            poll_interval=self.feed_poll_interval,
+            give_up_after=self.feed_timeout,
         )
-        doc = self._expect(created, 201, "createFeedDocument")
-        upload = await self._http["createFeedDocument"].request(
-            "PUT",
-            str(doc["url"]),
-            content=encode_json(document),
-            headers={"Content-Type": FEED_CONTENT_TYPE},
-            rate_limited=False,
-        )
-        if upload.status_code >= 300:
-            raise RetryableError(
-                f"amazon: feed upload refused ({upload.status_code})",
-                marketplace=MARKETPLACE,
-                status=upload.status_code,
-            )
-        started = await self._call(
-            "createFeed",
-            "POST",
-            f"{FEEDS}/feeds",
-            json_body={
-                "feedType": FEED_TYPE,
-                "marketplaceIds": [self.market.id],
-                "inputFeedDocumentId": doc["feedDocumentId"],
-            },
-        )
-        feed_id = str(self._expect(started, 202, "createFeed")["feedId"])
-        log.info("amazon.feed_created", feed_id=feed_id, messages=len(offers))
         for offer in offers:
             self._product_types[offer.sku] = product_type(offer)
-        feed = await self._wait_for_feed(feed_id)
-        state = feed.get("processingStatus")
-        report = None
-        if feed.get("resultFeedDocumentId"):
-            report = await self._download_report(str(feed["resultFeedDocumentId"]))
-        if state == "DONE" and report is not None:
-            return results_from_report(report, skus, feed_id=feed_id)
-        if state == "CANCELLED":
-            raise RetryableError(f"amazon: feed {feed_id} was cancelled", marketplace=MARKETPLACE)
-        issues = [issue_from_amazon(i) for i in (report or {}).get("issues") or []]
-        raise PermanentError(
-            f"amazon: feed {feed_id} ended {state}" + (f": {issues[0].message}" if issues else ""),
-            marketplace=MARKETPLACE,
-            issues=issues,
-        )
+        return results
 
-    def _expect(self, response: httpx.Response, status: int, operation: str) -> dict[str, Any]:
-        body = _json(response)
-        if response.status_code == status and isinstance(body, dict):
-            return body
-        raise PermanentError(
-            f"amazon: {operation} answered {response.status_code}: "
-            + error_text(body, "no error text"),
-            marketplace=MARKETPLACE,
-            status=response.status_code,
+    async def _presigned(
+        self, method: str, url: str, *, content: bytes | None = None, content_type: str = ""
+    ) -> httpx.Response:
+        """A presigned document URL: no SP-API token, no usage plan, the usual retries."""
+        return await self._http["createFeedDocument"].request(
+            method,
+            url,
+            content=content,
+            headers={"Content-Type": content_type} if content_type else None,
+            rate_limited=False,
         )
-
-    async def _wait_for_feed(self, feed_id: str) -> dict[str, Any]:
-        deadline = time.monotonic() + self.feed_timeout
-        while True:
-            response = await self._call("getFeed", "GET", f"{FEEDS}/feeds/{feed_id}")
-            feed = self._expect(response, 200, "getFeed")
-            if feed.get("processingStatus") in ("DONE", "FATAL", "CANCELLED"):
-                return feed
-            if time.monotonic() > deadline:
-                raise RetryableError(
-                    f"amazon: feed {feed_id} still {feed.get('processingStatus')}",
-                    marketplace=MARKETPLACE,
-                )
-            await asyncio.sleep(self.feed_poll_interval)
-
-    async def _download_report(self, document_id: str) -> dict[str, Any]:
-        response = await self._call("getFeedDocument", "GET", f"{FEEDS}/documents/{document_id}")
-        doc = self._expect(response, 200, "getFeedDocument")
-        download = await self._http["getFeedDocument"].request(
-            "GET", str(doc["url"]), rate_limited=False
-        )
-        if download.status_code != 200:
-            raise RetryableError(
-                f"amazon: processing report download failed ({download.status_code})",
-                marketplace=MARKETPLACE,
-                status=download.status_code,
-            )
-        raw = download.content
-        if str(doc.get("compressionAlgorithm", "")).upper() == "GZIP":
-            raw = gzip.decompress(raw)
-        report = json.loads(raw)
-        if not isinstance(report, dict):
-            raise PermanentError(
-                "amazon: the processing report is not JSON", marketplace=MARKETPLACE
-            )
-        return report
 
     async def aclose(self) -> None:
         if self._owns_client:

@@ -1,6 +1,6 @@
-"""The Amazon documents, without I/O: listing attributes built from an Offer, SP-API issues as
-our Issues, the JSON_LISTINGS_FEED document (bulk upload and `export_file`) and its processing
-report read back into one PublishResult per SKU.
+"""The Amazon documents: listing attributes built from an Offer, SP-API issues as our Issues,
+the JSON_LISTINGS_FEED document (bulk upload and `export_file`), its submission through the Feeds
+API and its processing report read back into one PublishResult per SKU.
 
 The client in amazon.py sends these; the same feed document is what a seller uploads by hand
 ("Upload JSON listings feed"), so the export needs no credentials.
@@ -8,25 +8,37 @@ The client in amazon.py sends these; the same feed document is what a seller upl
 
 from __future__ import annotations
 
+import asyncio
+import gzip
 import json
-from collections.abc import Iterable, Mapping, Sequence
+import time
+from collections.abc import Awaitable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import Any, Protocol
+
+import httpx
+import structlog
 
 from listingflow.integrations.marketplaces.base import (
     Issue,
     Offer,
+    PermanentError,
     PublishResult,
     PublishStatus,
+    RetryableError,
     Severity,
 )
+from listingflow.integrations.marketplaces.http import encode_json
+
+log = structlog.get_logger()
 
 EXPORT_FILENAME = "amazon-json-listings-feed.json"
 EXPORT_MEDIA_TYPE = "application/json"
 FEED_CONTENT_TYPE = "application/json; charset=UTF-8"
 FEED_TYPE = "JSON_LISTINGS_FEED"
 FEED_MAX_MESSAGES = 25_000
+FEEDS = "/feeds/2021-06-30"
 DEFAULT_PRODUCT_TYPE = "PRODUCT"
 MAX_OTHER_IMAGES = 8  # other_product_image_locator_1 .. _8 (nine images in all)
 
@@ -342,3 +354,129 @@ def results_from_report(
             )
         )
     return results
+
+
+# -- submitting a feed -----------------------------------------------------------------------
+
+
+class Call(Protocol):
+    """An authenticated SP-API call paced by the operation's usage plan."""
+
+    def __call__(
+        self, operation: str, method: str, path: str, *, json_body: Any = None
+    ) -> Awaitable[httpx.Response]: ...
+
+
+class Presigned(Protocol):
+    """A request to a presigned document URL (no SP-API token)."""
+
+    def __call__(
+        self, method: str, url: str, *, content: bytes | None = None, content_type: str = ""
+    ) -> Awaitable[httpx.Response]: ...
+
+
+def _expect(response: httpx.Response, status: int, operation: str) -> dict[str, Any]:
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if response.status_code == status and isinstance(body, dict):
+        return body
+    raise PermanentError(
+        f"amazon: {operation} answered {response.status_code}: {error_text(body, 'no text')}",
+        marketplace="amazon",
+        status=response.status_code,
+        issues=issues_from_errors(body),
+    )
+
+
+async def submit_feed(
+    offers: Sequence[Offer],
+    m: AmazonMarketplace,
+    *,
+    seller_id: str,
+    call: Call,
+    presigned: Presigned,
+    poll_interval: float,
+    give_up_after: float,
+) -> list[PublishResult]:
+    """createFeedDocument -> upload -> createFeed -> poll getFeed -> download the report.
+
+    DONE gives one result per SKU (DONE does not mean every message passed: the report says);
+    FATAL raises PermanentError with the report's issues; a feed still running after
+    `give_up_after` seconds raises RetryableError (the same UPDATE messages again are harmless).
+    """
+    skus = [o.sku for o in offers]
+    if len(set(skus)) != len(skus):
+        raise ValueError("a feed may name each SKU once")
+    document = feed_document(offers, m, seller_id=seller_id)
+    created = await call(
+        "createFeedDocument",
+        "POST",
+        f"{FEEDS}/documents",
+        json_body={"contentType": FEED_CONTENT_TYPE},
+    )
+    doc = _expect(created, 201, "createFeedDocument")
+    upload = await presigned(
+        "PUT", str(doc["url"]), content=encode_json(document), content_type=FEED_CONTENT_TYPE
+    )
+    if upload.status_code >= 300:
+        raise RetryableError(
+            f"amazon: feed upload refused ({upload.status_code})",
+            marketplace="amazon",
+            status=upload.status_code,
+        )
+    started = await call(
+        "createFeed",
+        "POST",
+        f"{FEEDS}/feeds",
+        json_body={
+            "feedType": FEED_TYPE,
+            "marketplaceIds": [m.id],
+            "inputFeedDocumentId": doc["feedDocumentId"],
+        },
+    )
+    feed_id = str(_expect(started, 202, "createFeed")["feedId"])
+    log.info("amazon.feed_created", feed_id=feed_id, messages=len(offers))
+    deadline = time.monotonic() + give_up_after
+    while True:
+        feed = _expect(await call("getFeed", "GET", f"{FEEDS}/feeds/{feed_id}"), 200, "getFeed")
+        state = feed.get("processingStatus")
+        if state in ("DONE", "FATAL", "CANCELLED"):
+            break
+        if time.monotonic() > deadline:
+            raise RetryableError(f"amazon: feed {feed_id} still {state}", marketplace="amazon")
+        await asyncio.sleep(poll_interval)
+    report = None
+    if feed.get("resultFeedDocumentId"):
+        report = await _download_report(str(feed["resultFeedDocumentId"]), call, presigned)
+    log.info("amazon.feed_done", feed_id=feed_id, state=state)
+    if state == "DONE" and report is not None:
+        return results_from_report(report, skus, feed_id=feed_id)
+    if state == "CANCELLED":
+        raise RetryableError(f"amazon: feed {feed_id} was cancelled", marketplace="amazon")
+    issues = [issue_from_amazon(i) for i in (report or {}).get("issues") or []]
+    raise PermanentError(
+        f"amazon: feed {feed_id} ended {state}" + (f": {issues[0].message}" if issues else ""),
+        marketplace="amazon",
+        issues=issues,
+    )
+
+
+async def _download_report(document_id: str, call: Call, presigned: Presigned) -> dict[str, Any]:
+    response = await call("getFeedDocument", "GET", f"{FEEDS}/documents/{document_id}")
+    doc = _expect(response, 200, "getFeedDocument")
+    download = await presigned("GET", str(doc["url"]))
+    if download.status_code != 200:
+        raise RetryableError(
+            f"amazon: processing report download failed ({download.status_code})",
+            marketplace="amazon",
+            status=download.status_code,
+        )
+    raw = download.content
+    if str(doc.get("compressionAlgorithm", "")).upper() == "GZIP":
+        raw = gzip.decompress(raw)
+    report = json.loads(raw)
+    if not isinstance(report, dict):
+        raise PermanentError("amazon: the processing report is not JSON", marketplace="amazon")
+    return report
