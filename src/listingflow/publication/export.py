@@ -124,7 +124,7 @@ def _blocking(listing: Listing, product: Product, marketplace: str) -> list[str]
     return [issue.message for issue in issues if issue.severity is Severity.ERROR]
 
 
-def _file(
+def _check_options(
     marketplace: str, offers: Sequence[Offer], options: Mapping[str, Any]
 ) -> registry.ExportFile:
     try:
@@ -133,15 +133,18 @@ def _file(
         raise ValidationFailed(str(exc), field="options") from exc
 
 
-def _zip(
-    marketplace: str, offers: Sequence[Offer], options: Mapping[str, Any], size: int
+def _write(
+    marketplace: str, offers: Sequence[Offer], options: Mapping[str, Any]
 ) -> registry.ExportFile:
-    """Several files of at most `size` offers each, in one zip (name-1.json, name-2.json...)."""
+    """One file; over the marketplace's per-file limit, a zip of files (name-1.json ...)."""
+    size = MAX_PER_FILE.get(marketplace)
+    if size is None or len(offers) <= size:
+        return registry.export_file(marketplace, offers, options)
     buffer = io.BytesIO()
     filename = ""
     with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
         for n, start in enumerate(range(0, len(offers), size), start=1):
-            part = _file(marketplace, offers[start : start + size], options)
+            part = registry.export_file(marketplace, offers[start : start + size], options)
             path = PurePosixPath(part.filename)
             filename = path.stem
             archive.writestr(f"{path.stem}-{n}{path.suffix}", part.content)
@@ -176,7 +179,7 @@ class ExportService:
         rules and prices; raises NothingToExport (409) when no product could go in."""
         marketplace = check_export_marketplace(marketplace)
         settings = {**await self.options(session, workspace_id, marketplace), **(options or {})}
-        _file(marketplace, [], settings)  # options the writer refuses: a 422 before any work
+        _check_options(marketplace, [], settings)  # a 422 before any work
         report = ExportReport(marketplace)
         try:
             rule, rates, pricing_problem = (
@@ -232,15 +235,20 @@ class ExportService:
                     continue
             first_with[offer.sku] = product.id
             offers.append(offer)
-        offers = self._writable(marketplace, offers, settings, first_with, report)
         if not offers:
             raise NothingToExport(report)
-        size = MAX_PER_FILE.get(marketplace)
-        export = (
-            _zip(marketplace, offers, settings, size)
-            if size is not None and len(offers) > size
-            else _file(marketplace, offers, settings)
-        )
+        try:
+            export = _write(marketplace, offers, settings)
+        except ValueError:
+            # The writer refused an offer it cannot write (a Kaufland product without an EAN):
+            # each is tried alone to find which, then the file is written without them.
+            offers = self._writable(marketplace, offers, settings, first_with, report)
+            if not offers:
+                raise NothingToExport(report) from None
+            try:
+                export = _write(marketplace, offers, settings)
+            except ValueError as exc:
+                raise ValidationFailed(str(exc), field="options") from exc
         report.exported = len(offers)
         report.filename = export.filename
         log.info(
@@ -301,15 +309,7 @@ class ExportService:
         product_of: Mapping[str, int],
         report: ExportReport,
     ) -> list[Offer]:
-        """The offers the file writer takes. When it refuses the lot (an offer it cannot write,
-        such as a Kaufland product without an EAN), each is tried alone to find which."""
-        size = MAX_PER_FILE.get(marketplace) or max(1, len(offers))
-        try:
-            for start in range(0, len(offers), size):
-                registry.export_file(marketplace, offers[start : start + size], options)
-            return offers
-        except ValueError:
-            pass
+        """The offers the file writer takes alone; the others are reported with its reason."""
         kept: list[Offer] = []
         for offer in offers:
             try:
