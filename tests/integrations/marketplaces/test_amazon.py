@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
 from collections.abc import AsyncIterator, Callable, Iterator
 from decimal import Decimal
 from typing import Any
@@ -332,6 +333,19 @@ async def test_server_errors_beyond_the_attempts_are_retryable(
     with pytest.raises(RetryableError) as caught:
         await client.publish(make_offer(1))
     assert caught.value.status == 503
+
+
+async def test_unreachable_host_is_a_retryable_network_error(
+    server: FakeAmazonServer, make_client: Callable[..., AmazonClient]
+) -> None:
+    with socket.socket() as sock:  # a port nothing listens on
+        sock.bind(("127.0.0.1", 0))
+        dead = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    client = make_client(base_url=dead, attempts=2)
+    with pytest.raises(RetryableError) as caught:
+        await client.publish(make_offer(1))
+    assert "network error" in str(caught.value)
+    assert client.tokens.exchanges == 1  # the token came from LWA; only SP-API was unreachable
 
 
 async def test_batch_above_the_threshold_goes_through_the_feeds_api(
