@@ -18,6 +18,7 @@ from tests.factories import product_payload
 
 from listingflow.auth.service import auth_service
 from listingflow.config import Settings
+from listingflow.exceptions import ValidationFailed
 from listingflow.publication import export as export_module
 from listingflow.publication.connections import connection_service
 from listingflow.publication.export import ExportReport, NothingToExport, export_service
@@ -278,3 +279,13 @@ async def test_another_workspaces_products_are_never_exported(
         ]
     with pytest.raises(NothingToExport):
         await _build(app, "amazon", product_ids=[mine + 1000])
+
+
+async def test_an_option_the_writer_refuses_is_a_422_naming_options(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    await _optimize(client, await _product(client, sku="O-1", price="20.00"), "amazon")
+    with pytest.raises(ValidationFailed) as refused:
+        await _build(app, "amazon", options={"marketplace_id": "XX"})
+    assert refused.value.field == "options"
+    assert "XX" in refused.value.message
