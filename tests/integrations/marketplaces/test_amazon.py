@@ -301,6 +301,20 @@ async def test_update_price_stock_patches_and_withdraw_deletes(
     assert missing.status is PublishStatus.NOT_FOUND
 
 
+async def test_client_paces_by_the_plan_amazon_states(
+    server: FakeAmazonServer, make_client: Callable[..., AmazonClient]
+) -> None:
+    server.rate_limit = 50.0  # the fake states its limit in x-amzn-RateLimit-Limit
+    server.burst = 50
+    client = make_client(rate=None)
+    assert client._http["listings"].bucket.rate == 5.0  # the documented default plan
+    await client.publish(make_offer(1))
+    assert client._http["listings"].bucket.rate == 50.0
+    fixed = make_client(rate=20.0)  # an explicit rate is kept
+    await fixed.publish(make_offer(2))
+    assert fixed._http["listings"].bucket.rate == 20.0
+
+
 async def test_throttled_call_waits_for_retry_after_then_succeeds(
     server: FakeAmazonServer, make_client: Callable[..., AmazonClient]
 ) -> None:

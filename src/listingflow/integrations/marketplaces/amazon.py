@@ -156,6 +156,7 @@ class AmazonClient:
             timeout=30.0,
             limits=httpx.Limits(max_connections=50, max_keepalive_connections=20),
         )
+        self._follow_plans = rate is None  # an explicit rate wins over the answers' headers
         self._http: dict[str, MarketplaceHTTP] = {}
         for operation, (plan_rate, plan_burst) in RATE_PLANS.items():
             bucket = (
@@ -246,6 +247,8 @@ class AmazonClient:
             on_unauthorized=refresh,
             is_unauthorized=_access_token_expired,
         )
+        if self._follow_plans:
+            self._follow_plan(operation, response.headers.get("x-amzn-RateLimit-Limit"))
         if response.status_code in (401, 403):
             body = _json(response)
             raise PermanentError(
@@ -255,6 +258,18 @@ class AmazonClient:
                 issues=issues_from_errors(body),
             )
         return response
+
+    def _follow_plan(self, operation: str, header: str | None) -> None:
+        """SP-API states the account's real usage plan of an operation in each answer: pace by
+        it (plans differ by account and change over time)."""
+        try:
+            limit = float(header or "")
+        except ValueError:
+            return
+        bucket = self._http[operation].bucket
+        if limit > 0 and limit != bucket.rate:
+            log.info("amazon.rate_plan", operation=operation, rate=limit, was=bucket.rate)
+            bucket.rate = limit
 
     # -- listings items ----------------------------------------------------------------------
 
