@@ -440,7 +440,7 @@ async def test_thousand_listings_concurrently_under_the_rate_limit(
     make_client: Callable[..., AmazonClient],
 ) -> None:
     # the fake allows 400 calls a second (bursts of 400); the client paces itself to 300
-    with FakeAmazonServer(rate_limit=400.0, burst=400) as limited:
+    with FakeAmazonServer(rate_limit=400.0, burst=400, latency=0.002) as limited:
         client = make_client(base_url=limited.url, auth_url=limited.token_url, rate=300.0)
         offers = [make_offer(n) for n in range(1, 1001)]
         results = await asyncio.gather(*(client.publish(o) for o in offers))

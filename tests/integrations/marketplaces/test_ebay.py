@@ -339,7 +339,7 @@ async def test_thousand_listings_concurrently_under_the_rate_limit(
     make_client: Callable[..., EbayClient],
 ) -> None:
     # the fake allows 400 calls a second (bursts of 400); the client paces itself to 300
-    with FakeEbayServer(rate_limit=400.0, burst=400) as limited:
+    with FakeEbayServer(rate_limit=400.0, burst=400, latency=0.002) as limited:
         client = make_client(base_url=limited.base_url, auth_url=limited.token_url, rate=300.0)
         offers = [make_offer(n) for n in range(1, 1001)]
         batches = [offers[i : i + client.batch_size] for i in range(0, 1000, client.batch_size)]
