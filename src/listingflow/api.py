@@ -2,6 +2,7 @@
 
 from fastapi import APIRouter
 
+from listingflow.audit.endpoints import router as audit_router
 from listingflow.importing.endpoints import router as import_router
 from listingflow.job.endpoints import router as job_router
 from listingflow.listing.endpoints import router as listing_router
@@ -19,4 +20,5 @@ router.include_router(listing_router)
 router.include_router(optimization_router)
 router.include_router(job_router)
 router.include_router(publication_router)
+router.include_router(audit_router)
 router.include_router(export_router)

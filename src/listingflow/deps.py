@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from listingflow.auth.service import auth_service
 from listingflow.db import Database
 from listingflow.exceptions import Unauthorized
+from listingflow.kit.actor import Actor, set_actor
 from listingflow.kit.cache import Cache
 from listingflow.kit.uow import UnitOfWork
 
@@ -62,6 +63,15 @@ async def current_workspace_id(
             workspace_id = await auth_service.authenticate_api_key(session, presented)
     request.state.api_key_workspace = (presented, workspace_id)
     request.state.workspace_id = workspace_id
+    prefix = presented[:10]
+    set_actor(
+        Actor(
+            kind="api_key",
+            id=prefix,
+            label=f"api key {prefix}…",
+            ip=request.client.host if request.client else None,
+        )
+    )
     return workspace_id
 
 

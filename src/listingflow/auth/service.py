@@ -14,6 +14,7 @@ from cryptography.fernet import MultiFernet
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from listingflow import config
+from listingflow.audit.service import audit_service
 from listingflow.auth.repository import auth_repository
 from listingflow.exceptions import BadRequest, Conflict, NotFound, Unauthorized
 from listingflow.kit.crypto import decrypt, encrypt, make_cipher, sha256_hex
@@ -85,6 +86,14 @@ class AuthService:
             key_hash=sha256_hex(plaintext),
         )
         await auth_repository.add(session, key)
+        await audit_service.record(
+            session,
+            workspace_id,
+            "api_key.create",
+            "api_key",
+            key.id,
+            {"name": key.name, "prefix": key.prefix},
+        )
         return key, plaintext
 
     async def api_keys(self, session: AsyncSession, workspace_id: int) -> list[ApiKey]:
@@ -93,6 +102,7 @@ class AuthService:
     async def revoke_api_key(self, session: AsyncSession, workspace_id: int, key_id: int) -> None:
         if not await auth_repository.revoke_api_key(session, workspace_id, key_id, utcnow()):
             raise NotFound(f"API key {key_id} not found or already revoked", field="key_id")
+        await audit_service.record(session, workspace_id, "api_key.revoke", "api_key", key_id)
 
     async def authenticate_api_key(self, session: AsyncSession, presented: str) -> int:
         """The workspace id the key belongs to, or Unauthorized."""
@@ -130,7 +140,11 @@ class AuthService:
     async def rotate_webhook_secret(self, session: AsyncSession, workspace_id: int) -> NewSecret:
         """Revoke every active secret of the workspace and make a new one."""
         await auth_repository.revoke_webhook_secrets(session, workspace_id, utcnow())
-        return await self.create_webhook_secret(session, workspace_id, name="rotated")
+        new = await self.create_webhook_secret(session, workspace_id, name="rotated")
+        await audit_service.record(
+            session, workspace_id, "webhook_secret.rotate", "webhook_secret", new.id
+        )
+        return new
 
     async def ensure_settings_webhook_secret(self, session: AsyncSession) -> None:
         """Register LISTINGFLOW_WEBHOOK_SECRET for the default workspace (idempotent)."""

@@ -16,6 +16,7 @@ from pwdlib import PasswordHash
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from listingflow import config
+from listingflow.audit.service import audit_service
 from listingflow.auth.repository import auth_repository
 from listingflow.exceptions import BadRequest, Conflict, Unauthorized
 from listingflow.kit.cache import Cache, cache_key
@@ -60,6 +61,9 @@ class UserService:
             raise Conflict(f"a user {email!r} already exists", field="email")
         user = User(workspace_id=workspace_id, email=email, password_hash=_hasher.hash(password))
         await auth_repository.add(session, user)
+        await audit_service.record(
+            session, workspace_id, "user.create", "user", user.id, {"email": email}
+        )
         return user
 
     async def authenticate(self, session: AsyncSession, email: str, password: str) -> User:

@@ -11,6 +11,7 @@ from rich.table import Table
 from listingflow import config
 from listingflow import db as dbmod
 from listingflow.auth.service import auth_service
+from listingflow.cli.audit import audit_command
 from listingflow.cli.backup import backup_command, restore_command
 from listingflow.cli.common import database, err, fail, out, run
 from listingflow.cli.connect import connect_command, connections_app
@@ -19,6 +20,7 @@ from listingflow.cli.imports import import_command
 from listingflow.cli.jobs import autoscale_command, jobs_app, worker_command
 from listingflow.cli.optimize import optimize_command, validate_command
 from listingflow.cli.products import products_app
+from listingflow.kit.actor import cli_actor, set_actor
 
 app = typer.Typer(
     name="listingflow",
@@ -26,6 +28,7 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
+app.command("audit")(audit_command)
 db_app = typer.Typer(help="Database schema: migrate and check.", no_args_is_help=True)
 apikey_app = typer.Typer(help="API keys.", no_args_is_help=True)
 webhook_app = typer.Typer(help="Webhook secrets for the n8n import webhook.", no_args_is_help=True)
@@ -192,4 +195,5 @@ def show_config(
 
 
 def main() -> None:
+    set_actor(cli_actor())  # the audit log names whoever ran the command
     app()

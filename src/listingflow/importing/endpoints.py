@@ -22,6 +22,7 @@ from listingflow.importing.schemas import (
 from listingflow.importing.service import import_service
 from listingflow.integrations.sources.base import RowError, SourceRow
 from listingflow.job.service import job_service
+from listingflow.kit.actor import Actor, set_actor
 from listingflow.kit.uow import UnitOfWork
 
 router = APIRouter(prefix="/api/import", tags=["import"])
@@ -123,6 +124,14 @@ async def import_webhook(
         workspace_id = await auth_service.workspace_for_webhook_secret(session, x_webhook_secret)
     else:
         raise Unauthorized("missing X-Webhook-Secret (or X-Signature) header")
+    set_actor(
+        Actor(
+            kind="webhook",
+            id="signed" if x_signature else "secret",
+            label="webhook (signed)" if x_signature else "webhook",
+            ip=request.client.host if request.client else None,
+        )
+    )
     payload = _json_body(raw)
     if not isinstance(payload, dict):
         raise ValidationFailed("webhook body must be a JSON object", field="body")

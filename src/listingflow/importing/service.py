@@ -22,6 +22,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from listingflow import config
+from listingflow.audit.service import audit_service
 from listingflow.importing import fastpath
 from listingflow.importing.repository import UpsertStatus, import_repository
 from listingflow.importing.schemas import ImportSummary, ItemError, ItemResult, ProductIn
@@ -191,6 +192,20 @@ class ImportService:
                     await pending
         job = await job_service.get(session, workspace_id, job.id)  # fresh after any rollback
         job_service.finish(job, error=error, result=self._job_result(summary))
+        await audit_service.record(
+            session,
+            workspace_id,
+            "import",
+            "job",
+            job.id,
+            {
+                "source": source,
+                "created": summary.created,
+                "updated": summary.updated,
+                "unchanged": summary.unchanged,
+                "failed": summary.failed,
+            },
+        )
         await checkpoint()
         log.info(
             "import.finished",
@@ -270,7 +285,17 @@ class ImportService:
         now = utcnow()
         row = _db_row(product.model_dump(), workspace_id, now)
         outcome = await import_repository.upsert_products(session, [row], now)
-        return outcome[(product.source_platform, product.source_id)]
+        product_id, status = outcome[(product.source_platform, product.source_id)]
+        if status != "unchanged":
+            await audit_service.record(
+                session,
+                workspace_id,
+                "import",
+                "product",
+                product_id,
+                {"source_id": product.source_id, "status": status},
+            )
+        return product_id, status
 
 
 import_service = ImportService()

@@ -14,6 +14,7 @@ from typing import Any
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from listingflow.audit.service import audit_service
 from listingflow.exceptions import Conflict, NotFound
 from listingflow.job.repository import job_repository
 from listingflow.kit.models import utcnow
@@ -36,6 +37,9 @@ def _origin(params: dict[str, Any] | None, queue: str | None = None) -> dict[str
     if queue:
         merged["queue"] = queue
     return merged
+
+
+AUDITED_PARAMS = ("marketplace", "engine", "dry_run", "connection_id", "queue")
 
 
 def job_queue(job: Job) -> str | None:
@@ -158,6 +162,18 @@ class JobItemsService:
         )
         if not items:
             job_service.finish(job)
+        await audit_service.record(
+            session,
+            workspace_id,
+            f"{kind.value}.start",
+            "job",
+            job.id,
+            {
+                "source": source,
+                "items": len(items),
+                **{k: v for k, v in params.items() if k in AUDITED_PARAMS},
+            },
+        )
         return job, await job_repository.item_ids(session, job.id)
 
     async def claim(self, session: AsyncSession, item_id: int) -> tuple[JobItem, Job] | None:
@@ -203,6 +219,7 @@ class JobItemsService:
             raise Conflict(f"job {job_id} has already finished ({job.status})")
         if job.status != JobStatus.CANCELLED.value:
             await job_repository.cancel(session, job)
+            await audit_service.record(session, workspace_id, "job.cancel", "job", job_id)
         return job
 
     async def retry_failed(
@@ -211,7 +228,11 @@ class JobItemsService:
         job = await job_service.get(session, workspace_id, job_id)
         if job.kind == JobKind.IMPORT.value:
             raise Conflict("an import job is retried by importing its file again")
-        return job, await job_repository.reset_failed(session, job)
+        item_ids = await job_repository.reset_failed(session, job)
+        await audit_service.record(
+            session, workspace_id, "job.retry_failed", "job", job_id, {"items": len(item_ids)}
+        )
+        return job, item_ids
 
     async def items(
         self, session: AsyncSession, job: Job, *, status: str | None, offset: int, limit: int

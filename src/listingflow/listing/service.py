@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from listingflow.audit.service import audit_service, diff
 from listingflow.exceptions import Conflict, NotFound
 from listingflow.integrations.llm.prompts import PROMPT_VERSION
 from listingflow.kit.cache import Cache
@@ -151,8 +152,12 @@ class ListingService:
         listing = await self.get(session, workspace_id, listing_id)
         product = await product_service.get(session, workspace_id, listing.product_id)
         values = changes.model_dump(exclude_unset=True, exclude_none=True)
+        before = {name: getattr(listing, name) for name in values}
         for name, value in values.items():
             setattr(listing, name, value)
+        await audit_service.record(
+            session, workspace_id, "listing.edit", "listing", listing.id, diff(before, values)
+        )
         if values:
             listing.edited = True
             listing.status = ListingStatus.DRAFT.value
@@ -171,6 +176,14 @@ class ListingService:
             )
         listing.status = ListingStatus.APPROVED.value
         listing.approved_at = utcnow()
+        await audit_service.record(
+            session,
+            workspace_id,
+            "listing.approve",
+            "listing",
+            listing.id,
+            {"marketplace": listing.marketplace, "score": listing.score},
+        )
         await session.flush()
         return listing
 

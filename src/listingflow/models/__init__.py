@@ -2,6 +2,7 @@
 
 from listingflow.kit.models import Base
 from listingflow.models.api_key import ApiKey
+from listingflow.models.audit_event import AuditEvent
 from listingflow.models.job import Job, JobKind, JobStatus
 from listingflow.models.job_item import FINISHED_ITEM_STATUSES, JobItem, JobItemStatus
 from listingflow.models.listing import Listing, ListingStatus
@@ -18,8 +19,9 @@ __all__ = [
     "DEFAULT_WORKSPACE_SLUG",
     "FINISHED_ITEM_STATUSES",
     "ApiKey",
-    "ConnectionStatus",
+    "AuditEvent",
     "Base",
+    "ConnectionStatus",
     "Job",
     "JobItem",
     "JobItemStatus",

@@ -7,6 +7,7 @@ from datetime import timedelta
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from listingflow import config
+from listingflow.audit.service import audit_service
 from listingflow.exceptions import BadRequest, NotFound
 from listingflow.kit.cache import Cache, cache_key, workspace_generation
 from listingflow.kit.models import utcnow
@@ -84,8 +85,17 @@ class ProductService:
         await session.flush()
 
     async def delete(self, session: AsyncSession, workspace_id: int, product_id: int) -> None:
+        product = await self.get(session, workspace_id, product_id)
+        gone = {
+            "source_platform": product.source_platform,
+            "source_id": product.source_id,
+            "title": product.title,
+        }
         if not await product_repository.delete(session, workspace_id, product_id):
             raise NotFound(f"product {product_id} not found")
+        await audit_service.record(
+            session, workspace_id, "product.delete", "product", product_id, gone
+        )
 
     async def stats(
         self, session: AsyncSession, workspace_id: int, *, cache: Cache

@@ -15,6 +15,7 @@ import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from listingflow import config
+from listingflow.audit.service import audit_service
 from listingflow.auth.service import secret_cipher
 from listingflow.exceptions import BadRequest, NotFound, ValidationFailed
 from listingflow.integrations.marketplaces import registry
@@ -181,12 +182,33 @@ class ConnectionService:
         connection.last_error = None
         connection.updated_at = utcnow()
         await session.flush()
+        await audit_service.record(
+            session,
+            workspace_id,
+            "connection.save",
+            "connection",
+            connection.id,
+            {
+                "marketplace": marketplace,
+                "name": name,
+                "fields": public,
+                "secret_fields": sorted(secret),  # names only, never values
+            },
+        )
         log.info("connection.saved", marketplace=marketplace, name=name, id=connection.id)
         return connection
 
     async def delete(self, session: AsyncSession, workspace_id: int, connection_id: int) -> None:
         connection = await self.get(session, workspace_id, connection_id)
         await publication_repository.delete_connection(session, connection.id)
+        await audit_service.record(
+            session,
+            workspace_id,
+            "connection.delete",
+            "connection",
+            connection_id,
+            {"marketplace": connection.marketplace, "name": connection.name},
+        )
 
     def mark(self, connection: MarketplaceConnection, error: MarketplaceError | None) -> None:
         """Record how the last use went: broken for a dead refresh token, else connected."""

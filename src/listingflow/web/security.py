@@ -17,6 +17,7 @@ from starlette.responses import Response
 
 from listingflow.auth.users import WebSession, web_session_service
 from listingflow.deps import get_cache
+from listingflow.kit.actor import Actor, set_actor
 
 SESSION_COOKIE = "lf_session"
 LOGIN_CSRF_COOKIE = "lf_login_csrf"
@@ -85,6 +86,14 @@ async def require_session(request: Request) -> WebSession:
         raise CsrfRefused
     request.state.workspace_id = web_session.workspace_id
     request.state.viewer = web_session
+    set_actor(
+        Actor(
+            kind="user",
+            id=str(web_session.user_id),
+            label=web_session.email,
+            ip=request.client.host if request.client else None,
+        )
+    )
     return web_session
 
 
