@@ -16,7 +16,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from listingflow.exceptions import ListingflowError
 from listingflow.job.service import job_items_service
-from listingflow.kit.cache import Cache, bump_workspace_generation
+from listingflow.kit.cache import Cache
+from listingflow.kit.uow import written
 from listingflow.models import Job, JobItem
 from listingflow.worker.context import task_cache, task_database
 
@@ -65,5 +66,5 @@ async def run_job_item(item_id: int, handler: ItemHandler) -> None:
                     await session.commit()
                     raise TransientFailure(exc.message) from exc
             finally:
-                await bump_workspace_generation(cache, workspace_id)
+                await written(cache, workspace_id)
             log.info("job.item_done", kind=kind)

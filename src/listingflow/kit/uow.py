@@ -26,8 +26,7 @@ class UnitOfWork:
     async def commit(self) -> None:
         """Commit, bump the workspace's cache generation, then run the after-commit callbacks."""
         await self.session.commit()
-        await note_write(self.cache, self.workspace_id)  # before the bump: see wrote_recently
-        await bump_workspace_generation(self.cache, self.workspace_id)
+        await written(self.cache, self.workspace_id)
         callbacks, self._after_commit = self._after_commit, []
         for callback in callbacks:
             callback()
@@ -42,6 +41,13 @@ class UnitOfWork:
 
 def _recent_write_key(workspace_id: int) -> str:
     return cache_key("wrote", workspace_id)
+
+
+async def written(cache: Cache, workspace_id: int) -> None:
+    """After any commit that changed a workspace (a request, a task): mark the write for
+    read-your-writes, then move the cache generation on."""
+    await note_write(cache, workspace_id)  # before the bump: see wrote_recently
+    await bump_workspace_generation(cache, workspace_id)
 
 
 async def note_write(cache: Cache, workspace_id: int) -> None:

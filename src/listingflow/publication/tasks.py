@@ -27,7 +27,8 @@ from listingflow.integrations.marketplaces.base import (
 from listingflow.job.runner import MAX_ATTEMPTS, TransientFailure, retry_when
 from listingflow.job.service import job_items_service
 from listingflow.kit import jsonutil
-from listingflow.kit.cache import Cache, bump_workspace_generation
+from listingflow.kit.cache import Cache
+from listingflow.kit.uow import written
 from listingflow.models import Job, JobItem, MarketplaceConnection
 from listingflow.publication.connections import connection_service
 from listingflow.publication.service import publication_service
@@ -161,7 +162,7 @@ async def publish_job_items(item_ids: list[int]) -> None:
             try:
                 await _publish(session, cache, database, job, items)
             finally:
-                await bump_workspace_generation(cache, job.workspace_id)
+                await written(cache, job.workspace_id)
             log.info("publication.batch_done", items=len(items))
 
 
@@ -192,7 +193,7 @@ async def follow_up_publication(item_id: int, round_: int) -> None:
             ask_again = True
         else:
             await session.commit()
-            await bump_workspace_generation(cache, job.workspace_id)
+            await written(cache, job.workspace_id)
             ask_again = result is not None and result.status is PublishStatus.ACCEPTED
         if ask_again and round_ + 1 < len(FOLLOW_UP_FACTORS):
             follow_up_publication.send_with_options(
