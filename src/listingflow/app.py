@@ -25,7 +25,9 @@ from listingflow.exceptions import ListingflowError
 from listingflow.kit.cache import MemoryCache, RedisCache, make_cache
 from listingflow.kit.runtime import tune_gc
 from listingflow.logging import CorrelationIdMiddleware, configure_logging
-from listingflow.middleware import BodySizeLimitMiddleware, HttpCacheMiddleware
+from listingflow.middleware import BodySizeLimitMiddleware, HttpCacheMiddleware, MetricsMiddleware
+from listingflow.ops import metrics as ops_metrics
+from listingflow.ops.service import ops_service
 from listingflow.web.routes import install_web
 from listingflow.worker.broker import setup_broker, start_embedded_worker
 from listingflow.worker.context import share_cache
@@ -133,6 +135,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await asyncio.to_thread(dbmod.upgrade, settings.effective_database_url)
     database = dbmod.Database(settings)
     app.state.db = database
+    ops_metrics.instrument_database(database)
     app.state.cache = make_cache(settings.redis_url)
     async with database.session() as session:
         await auth_service.ensure_settings_webhook_secret(session)
@@ -151,14 +154,20 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             pending_timeout=settings.job_pending_timeout,
         )
     )
+    sampler = asyncio.create_task(ops_service.run_sampler(database, settings, app.state.broker))
     tune_gc()
     log.info("app.started", database=database.dialect, version=__version__)
     try:
         yield
     finally:
         sweeper.cancel()
+        sampler.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await sweeper
+        with contextlib.suppress(asyncio.CancelledError):
+            await sampler
+        ops_metrics.release_database(database)
+        ops_metrics.mark_process_dead()
         if worker is not None:
             await asyncio.to_thread(worker.stop)
             share_cache(None)
@@ -198,5 +207,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         compresslevel=6,
         exclude_content_types=(*DEFAULT_EXCLUDED_CONTENT_TYPES, *DOWNLOAD_CONTENT_TYPES),
     )
+    app.add_middleware(MetricsMiddleware)  # outside gzip: times the whole answer's start
     app.add_middleware(CorrelationIdMiddleware)
     return app

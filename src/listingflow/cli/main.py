@@ -66,14 +66,17 @@ def serve(
     """Serve the API (and, as they land, the web UI)."""
     import uvicorn
 
-    uvicorn.run(
-        "listingflow.app:create_app",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        access_log=False,
-    )
+    from listingflow.ops.metrics import multiprocess_for
+
+    with multiprocess_for(workers):  # /metrics sums every worker process
+        uvicorn.run(
+            "listingflow.app:create_app",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            access_log=False,
+        )
 
 
 @db_app.command("upgrade")

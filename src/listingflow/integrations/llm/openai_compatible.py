@@ -38,6 +38,7 @@ from listingflow.integrations.llm.prompts import (
     parse_draft,
 )
 from listingflow.integrations.llm.repair import repair_listing
+from listingflow.kit import metrics
 from listingflow.kit.ratelimit import (
     Budget,
     MemoryRateLimiter,
@@ -306,16 +307,20 @@ class OpenAICompatibleEngine:
                 timeout=seconds,
             )
         except openai.APITimeoutError as exc:
+            metrics.llm_call(self.model, "error")
             raise LLMRetryable(f"no reply within {seconds:.1f}s", code="timeout") from exc
         except openai.APIConnectionError as exc:
+            metrics.llm_call(self.model, "error")
             raise LLMRetryable(f"could not reach {self.base_url}: {exc}", code="network") from exc
         except openai.APIStatusError as exc:
+            metrics.llm_call(self.model, "rate_limited" if exc.status_code == 429 else "error")
             await self._report(exc.response.headers)
             raise self._status_error(exc) from exc
         completion = raw.parse()
         usage = completion.usage
         prompt = usage.prompt_tokens if usage else 0
         produced = usage.completion_tokens if usage else 0
+        metrics.llm_call(self.model, "ok", prompt_tokens=prompt, completion_tokens=produced)
         await self._report(
             raw.headers, token_correction=(prompt + produced - estimate) if usage else 0
         )
