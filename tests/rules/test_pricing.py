@@ -36,7 +36,8 @@ def test_conversion_markup_fee_commission_and_rounding_in_order() -> None:
     assert len(result.steps) == 6
     # what is left after commission and fee, over the price
     net = Decimal("142.99") * Decimal("0.85") - 1
-    assert result.margin_percent == ((net - 100) / Decimal("142.99") * 100).quantize(Decimal("0.01"))
+    expected = (net - 100) / Decimal("142.99") * 100
+    assert result.margin_percent == expected.quantize(Decimal("0.01"))
 
 
 def test_a_margin_below_the_minimum_holds_the_item_back_with_the_reason() -> None:
