@@ -8,6 +8,7 @@ set: that is how docs/screenshots/ is made)."""
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import socket
@@ -16,6 +17,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -209,7 +211,7 @@ def test_optimize_20_products_and_watch_the_progress(page: Page, tmp_path: Path)
     page.get_by_label("amazon").uncheck()
     shot(page, tmp_path, "optimize")
     page.get_by_role("button", name="Start optimizing").click()
-    expect(page).to_have_url(__import__("re").compile(r"/jobs/\d+$"))
+    expect(page).to_have_url(re.compile(r"/jobs/\d+$"))
     progress = page.locator("#job-progress")
     expect(progress).to_have_attribute("data-progress", "100", timeout=60_000)
     expect(page.locator("[data-job-events]")).to_have_count(0, timeout=30_000)  # finished
@@ -284,3 +286,89 @@ def test_every_page_renders(page: Page, tmp_path: Path) -> None:
     width = page.evaluate("document.documentElement.scrollWidth")
     assert width <= 390 + 1, f"the products page scrolls sideways on a phone ({width}px)"
     shot(page, tmp_path, "products-phone")
+
+
+@pytest.fixture
+def kaufland() -> Iterator[Any]:
+    from tests.fakes.kaufland_server import FakeKauflandServer
+
+    with FakeKauflandServer() as server:
+        yield server
+
+
+def test_publish_to_a_local_marketplace_test_server(
+    page: Page, tmp_path: Path, kaufland: Any
+) -> None:
+    """Connect Kaufland (the local protocol server) on the settings page, optimize a product,
+    publish it from its page, watch the job reach 100%, see the remote id on the product page."""
+    sign_in(page)
+    path = tmp_path / "garnki.csv"
+    path.write_text(
+        "sku,name,price,description,brand,ean,image\n"
+        "PUB-1,Garnek stalowy 5 l z pokrywką,89.00,"
+        "Garnek ze stali nierdzewnej 5 l. Pokrywka ze szkła hartowanego.,Domix,"
+        "5901234123457,https://img.example.com/garnek.jpg\n"
+    )
+    page.goto("/import")
+    page.get_by_label("Product file").set_input_files(str(path))
+    page.get_by_role("button", name="Preview").click()
+    page.get_by_role("button", name="Import the whole file").click()
+    expect(page.locator(".cards")).to_contain_text("1created")
+
+    page.goto("/settings/connections")
+    form = page.locator("#connect-kaufland")
+    form.get_by_text("Connect kaufland").click()
+    form.get_by_label("Client key").fill(kaufland.client_key)
+    form.get_by_label("Secret key").fill(kaufland.secret_key)
+    form.get_by_label("Storefront").fill("pl")  # sells in PLN, the product's currency
+    form.get_by_text("Sandbox or test server").click()
+    form.get_by_label("API base URL").fill(kaufland.base_url)
+    expect(form.get_by_label("Secret key")).to_have_attribute("type", "password")
+    form.get_by_role("button", name="Save kaufland connection").click()
+    expect(page.get_by_role("status")).to_contain_text("The connection is saved")
+    page.get_by_role("button", name="Test the kaufland connection default").click()
+    expect(page.get_by_role("status")).to_contain_text("The kaufland connection 'default' works.")
+    expect(page.locator("#connections")).to_contain_text("connected")
+    assert kaufland.secret_key not in page.content()
+    shot(page, tmp_path, "connections")
+
+    page.goto("/products?q=PUB-1")
+    page.get_by_role("link", name="Garnek stalowy 5 l z pokrywką").click()
+    product_url = page.url
+    page.get_by_role("button", name="Optimize this product").click()
+    page.get_by_label("kaufland").check()
+    page.get_by_label("allegro").uncheck()
+    page.get_by_role("button", name="Start optimizing").click()
+    expect(page.locator("#job-progress")).to_have_attribute("data-progress", "100", timeout=60_000)
+
+    page.goto("/publish")
+    expect(
+        page.get_by_role("radio", name="kaufland")
+    ).to_be_checked()  # the one connected marketplace
+    shot(page, tmp_path, "publish")
+
+    page.goto(product_url)
+    expect(page.locator("#publication-kaufland")).to_contain_text("Not published to kaufland.")
+    page.get_by_role("button", name="Publish to kaufland").click()
+    expect(page).to_have_url(re.compile(r"/jobs/\d+$"))
+    expect(page.locator("#job-progress")).to_have_attribute("data-progress", "100", timeout=60_000)
+    expect(page.locator("[data-job-events]")).to_have_count(0, timeout=30_000)  # finished
+    expect(page.locator("[data-job-text]")).to_contain_text("1 / 1 · 1 done · 0 failed")
+    expect(page.locator("#published-items")).to_contain_text("published")
+    shot(page, tmp_path, "publish-job")
+
+    [unit] = kaufland.units.values()  # what the marketplace now holds
+    remote_id = str(unit["id_unit"])
+    page.goto(product_url)
+    expect(page.locator("#publication-kaufland [data-remote-id]")).to_have_text(remote_id)
+    expect(page.locator("#publication-kaufland [data-publication-status]")).to_have_text(
+        "published"
+    )
+    history = page.locator("table.publications")
+    expect(history).to_contain_text(remote_id)
+    history.locator("summary").first.click()  # the price's rule steps
+    expect(history).to_contain_text("rounded (to the cent): 89.00 PLN")
+    page.locator("#publication-kaufland").scroll_into_view_if_needed()
+    shot(page, tmp_path, "product-published")
+    page.get_by_role("heading", name="Publication history on kaufland").scroll_into_view_if_needed()
+    shot(page, tmp_path, "publication-history")

@@ -181,6 +181,11 @@ async def job_page(
 ) -> Response:
     job = await job_service.get(session, viewer.workspace_id, job_id)
     failed = await job_items_service.items(session, job, status="failed", offset=0, limit=200)
+    published = (
+        await job_items_service.items(session, job, status="succeeded", offset=0, limit=200)
+        if job.kind == JobKind.PUBLISH.value
+        else []
+    )
     out = JobOut.of(job)
     return render(
         request,
@@ -189,6 +194,8 @@ async def job_page(
             "job": out,
             "running": out.status in _OPEN,
             "failed_items": [JobItemOut.of(item) for item in failed],
+            "published_items": [JobItemOut.of(item) for item in published],
+            "dry_run": bool((job.params or {}).get("dry_run")),
             "import_errors": (job.result or {}).get("errors", []),
             "message": {"cancelled": "Cancelled.", "retried": "Failed items sent again."}.get(
                 message or ""

@@ -12,11 +12,15 @@ from starlette.responses import RedirectResponse, Response
 
 from listingflow.deps import CacheDep, ReadSession, WriteSession
 from listingflow.exceptions import ListingflowError
+from listingflow.integrations.marketplaces import registry
 from listingflow.listing.schemas import ListingEdit
 from listingflow.listing.service import listing_service
 from listingflow.models import Listing, Product, ProductStatus
 from listingflow.product.repository import ProductFilter
 from listingflow.product.service import product_service
+from listingflow.publication.connections import connection_service
+from listingflow.publication.schemas import PublishAttemptOut
+from listingflow.publication.service import publication_service
 from listingflow.rules.marketplaces import MARKETPLACES
 from listingflow.web.common import page_router, unit_of_work
 from listingflow.web.diffs import word_diff
@@ -141,12 +145,24 @@ async def _product_page(
     status_code: int = 200,
 ) -> Response:
     product, listings = await listing_service.for_product(session, viewer.workspace_id, product_id)
+    history: dict[str, list[PublishAttemptOut]] = {}
+    for attempt in await publication_service.history(session, viewer.workspace_id, product_id):
+        history.setdefault(attempt.marketplace, []).append(PublishAttemptOut.of(attempt))
+    connections: dict[str, list[str]] = {}
+    for connection in await connection_service.list(session, viewer.workspace_id):
+        connections.setdefault(connection.marketplace, []).append(connection.status)
     return render(
         request,
         "product.html",
         {
             "product": product,
             "views": [_listing_view(product, item) for item in listings],
+            "history": history,
+            "other_history": {
+                m: rows for m, rows in history.items() if m not in {x.marketplace for x in listings}
+            },
+            "connections": connections,
+            "publishable": registry.PUBLISHABLE,
             "message": message,
             "failure": failure,
             "field_errors": field_errors or {},

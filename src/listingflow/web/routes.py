@@ -8,10 +8,12 @@ from starlette.responses import RedirectResponse, Response
 
 from listingflow.web import (
     pages_auth,
+    pages_connections,
     pages_dashboard,
     pages_import,
     pages_jobs,
     pages_products,
+    pages_publish,
     pages_settings,
 )
 from listingflow.web.security import CsrfRefused, LoginRequired, login_url
@@ -24,7 +26,9 @@ PAGE_ROUTERS = [
     pages_import.router,
     pages_jobs.router,
     pages_settings.router,
-    # Publishing, operations and connections pages are added here when those features land.
+    pages_connections.router,
+    pages_publish.router,
+    # The operations page is added here when ops/ lands.
 ]
 
 
