@@ -282,3 +282,42 @@ async def test_an_unknown_marketplace_and_bad_credentials_name_the_field(
         "/api/connections", json={"marketplace": "kaufland", "credentials": {"client_key": "x"}}
     )
     assert missing.status_code == 422
+
+
+async def test_bulk_publish_sends_whole_groups_and_duplicates_nothing(
+    client: httpx.AsyncClient, marketplace: Marketplace
+) -> None:
+    """Amazon gets one JSON_LISTINGS_FEED for 60 listings, eBay bulk calls of 25, Allegro and
+    Kaufland concurrent calls: every listing published once."""
+    connection = marketplace.connection()
+    if marketplace.name == "amazon":
+        connection["settings"]["feed_poll_interval"] = 0.05
+    response = await client.post(
+        "/api/connections", json={"marketplace": marketplace.name, **connection}
+    )
+    assert response.status_code == 201, response.text
+    count = 60 if marketplace.name == "amazon" else 30
+    ids = []
+    for n in range(count):
+        payload = product_payload(
+            source_id=f"BULK-{n}",
+            attributes={"ean": EAN, "category_id": "9355", "color": "czarny"},
+            images=["https://img.example.com/1.jpg"],
+        )
+        ids.append((await client.post("/api/import/product", json=payload)).json()["product_id"])
+    optimized = await client.post(
+        "/api/ai/batch-optimize", json={"product_ids": ids, "target_marketplace": marketplace.name}
+    )
+    assert optimized.json()["success_count"] == count
+    body = (
+        await client.post(
+            "/api/export/bulk-publish",
+            json={"target_marketplace": marketplace.name, "product_ids": ids},
+        )
+    ).json()
+    assert body["success_count"] == count, body
+    assert all(marketplace.copies(r["sku"]) == 1 for r in body["results"])
+    if marketplace.name == "amazon":
+        assert marketplace.server.calls["createFeed"] == 1
+    if marketplace.name == "ebay":
+        assert marketplace.server.calls["bulkCreateOffer"] == 2  # 25 + 5

@@ -219,7 +219,10 @@ async def bulk_publish(body: BulkPublishRequest, uow: Uow) -> BulkPublishRespons
         source="bulk-publish",
     )
     job_id, queue, marketplace = job.id, job_queue(job), str(job.params["marketplace"])
-    uow.after_commit(lambda: send_job_items(JobKind.PUBLISH.value, item_ids, queue=queue))
+    batch = registry.MESSAGE_BATCH.get(marketplace)
+    uow.after_commit(
+        lambda: send_job_items(JobKind.PUBLISH.value, item_ids, queue=queue, batch=batch)
+    )
     await uow.commit()
     results = await _wait_items(uow.session, uow.workspace_id, job_id, len(product_ids))
     failed = sum(r.status == "failed" for r in results)

@@ -236,8 +236,11 @@ class PublicationService:
         whole batch; publishing is idempotent by SKU, so the batch can simply be sent again."""
         ready, outcomes, attempts = await self._prepare(session, job, items)
         dry_run = bool(job.params.get("dry_run"))
-        for start in range(0, len(ready), max(1, client.batch_size)):
-            group = ready[start : start + max(1, client.batch_size)]
+        # A bulk API gets groups of its call size; a one-at-a-time API gets the whole set at
+        # once and runs the calls concurrently under its rate limit.
+        size = client.batch_size if client.batch_size > 1 else max(1, len(ready))
+        for start in range(0, len(ready), size):
+            group = ready[start : start + size]
             if dry_run:
                 results = [await client.publish(r.offer, dry_run=True) for r in group]
             elif len(group) == 1:

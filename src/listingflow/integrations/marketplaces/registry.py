@@ -20,6 +20,9 @@ _MODULES = {
     "kaufland": "listingflow.integrations.marketplaces.kaufland",
 }
 PUBLISHABLE: tuple[str, ...] = tuple(_MODULES)
+# Listings per job message: a bulk API's own call size (eBay 25 a call); Amazon sends a feed for
+# 50 or more; one-at-a-time APIs (Allegro, Kaufland) get 25 to publish concurrently.
+MESSAGE_BATCH = {"amazon": 100, "ebay": 25, "allegro": 25, "kaufland": 25}
 
 
 class UnsupportedMarketplaceError(ValueError):
