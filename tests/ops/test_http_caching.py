@@ -6,20 +6,12 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import socket
-import threading
-import time
-from collections.abc import Iterator
 
 import httpx
-import pytest
-import uvicorn
 from fastapi import FastAPI
 from tests.factories import product_payload
 
-from listingflow.app import create_app
 from listingflow.auth.service import auth_service
-from listingflow.config import Settings
 from listingflow.db import Database
 from listingflow.models import Job
 
@@ -82,30 +74,6 @@ async def test_answers_over_1_kb_are_gzipped_when_accepted(client: httpx.AsyncCl
     small = await client.get("/health", headers={"Accept-Encoding": "gzip"})
     assert len(small.content) < 1024
     assert "content-encoding" not in small.headers
-
-
-@pytest.fixture
-def served_app(settings: Settings) -> Iterator[tuple[FastAPI, str]]:
-    """The app under a real uvicorn on 127.0.0.1 (lifespan included), in a thread."""
-    app = create_app(settings)
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    server = uvicorn.Server(
-        uvicorn.Config(app, log_level="warning", lifespan="on", timeout_graceful_shutdown=1)
-    )
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    try:
-        deadline = time.monotonic() + 20
-        while not server.started:
-            assert thread.is_alive() and time.monotonic() < deadline, "server did not start"
-            time.sleep(0.02)
-        yield app, f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=20)
-        sock.close()
 
 
 def test_sse_events_stream_unbuffered_and_uncompressed(

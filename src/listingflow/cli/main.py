@@ -18,6 +18,7 @@ from listingflow.cli.connect import connect_command, connections_app
 from listingflow.cli.export import export_command
 from listingflow.cli.imports import import_command
 from listingflow.cli.jobs import autoscale_command, jobs_app, worker_command
+from listingflow.cli.ops import capacity_command, ops_app, stage_command
 from listingflow.cli.optimize import optimize_command, validate_command
 from listingflow.cli.products import products_app
 from listingflow.kit.actor import cli_actor, set_actor
@@ -48,6 +49,9 @@ app.command("validate")(validate_command)
 app.command("worker")(worker_command)
 app.command("autoscale")(autoscale_command)
 app.add_typer(jobs_app, name="jobs")
+app.add_typer(ops_app, name="ops")
+app.command("stage")(stage_command)
+app.command("capacity")(capacity_command)
 app.command("backup")(backup_command)
 app.command("restore")(restore_command)
 app.command("export")(export_command)

@@ -64,5 +64,11 @@ class OpsRepository:
         )
         return int(result.scalar_one())
 
+    async def sample_products(self, session: AsyncSession, limit: int) -> list[Product]:
+        result = await session.execute(
+            select(Product).order_by(Product.created_at.desc(), Product.id.desc()).limit(limit)
+        )
+        return list(result.scalars())
+
 
 ops_repository = OpsRepository()

@@ -91,9 +91,12 @@ def window_readings(samples: list[Sample], window: float) -> Readings:
     span = last.at - first.at
     cpus: list[float] = []
     for before, after in itertools.pairwise(inside):
-        if before.cpu is not None and after.cpu is not None and after.at > before.at:
+        if before.cpu is not None and after.cpu is not None and after.at - before.at >= 1:
             cpus.append(cpu_percent(before.cpu, after.cpu, after.at - before.at))
-    cpu_mean = cpu_percent(first.cpu, last.cpu, span) if first.cpu and last.cpu and span else None
+    # CPU over less than a second is noise: no reading until the window holds one.
+    cpu_mean = (
+        cpu_percent(first.cpu, last.cpu, span) if first.cpu and last.cpu and span >= 1 else None
+    )
     delta = [
         (bound, count - dict(first.latency_buckets).get(bound, 0.0))
         for bound, count in last.latency_buckets
@@ -192,6 +195,7 @@ class OpsService:
         self, database: Database, settings: Settings, broker: dramatiq.Broker | None
     ) -> None:
         """The lifespan's background task: one sample every `ops_sample_interval` seconds."""
+        self.samples.clear()  # a new app in this process starts its own window
         while True:
             try:
                 await self.take_sample(database, settings, broker)

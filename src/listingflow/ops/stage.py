@@ -82,9 +82,9 @@ def pick_stage(activity: Activity) -> StageReport:
         trigger = "the last stage: dedicated infrastructure, sized by measurement"
     else:
         trigger = (
-            f"{following.name} at more than {following.users_above:,} users/day or more than "
-            f"{following.products_above:,} products/month (now {activity.users_per_day:,} and "
-            f"{activity.products_per_month:,})"
+            f"{following.name} from {following.users_above + 1:,} users/day or "
+            f"{following.products_above + 1:,} products/month (now {activity.users_per_day:,} "
+            f"and {activity.products_per_month:,})"
         )
     return StageReport(stage, by_users, by_products, following, trigger)
 
