@@ -61,6 +61,11 @@ class Settings(BaseSettings):
     migrate_on_start: bool = True
 
     secret_key: SecretStr = SecretStr(DEV_SECRET_KEY)
+    secret_key_previous: list[SecretStr] = Field(
+        default_factory=list,
+        description="earlier secret keys (JSON list), still read during a key rotation; "
+        "`listingflow secrets rotate` re-encrypts with secret_key, then drop them",
+    )
     webhook_secret: SecretStr | None = Field(
         default=None,
         # The original system read WEBHOOK_SECRET; existing deployments keep working.

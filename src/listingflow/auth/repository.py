@@ -73,14 +73,12 @@ class AuthRepository:
         return await session.get(User, user_id)
 
     async def webhook_secret_by_hash(
-        self, session: AsyncSession, secret_hash: str
+        self, session: AsyncSession, secret_hash: str, *, include_revoked: bool = False
     ) -> WebhookSecret | None:
-        result = await session.execute(
-            select(WebhookSecret).where(
-                WebhookSecret.secret_hash == secret_hash, WebhookSecret.revoked_at.is_(None)
-            )
-        )
-        return result.scalar_one_or_none()
+        query = select(WebhookSecret).where(WebhookSecret.secret_hash == secret_hash)
+        if not include_revoked:
+            query = query.where(WebhookSecret.revoked_at.is_(None))
+        return (await session.execute(query)).scalar_one_or_none()
 
     async def active_webhook_secrets(
         self, session: AsyncSession, workspace_id: int | None = None

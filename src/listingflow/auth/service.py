@@ -36,8 +36,13 @@ class NewSecret:
 
 
 def secret_cipher() -> MultiFernet:
-    """The cipher for secrets at rest (webhook secrets, marketplace credentials)."""
-    return make_cipher(config.settings.secret_key.get_secret_value())
+    """The cipher for secrets at rest (webhook secrets, marketplace credentials): encrypts
+    with LISTINGFLOW_SECRET_KEY; also decrypts with LISTINGFLOW_SECRET_KEY_PREVIOUS (rotation)."""
+    settings = config.settings
+    return make_cipher(
+        settings.secret_key.get_secret_value(),
+        *(key.get_secret_value() for key in settings.secret_key_previous),
+    )
 
 
 class AuthService:
@@ -152,7 +157,10 @@ class AuthService:
         if secret is None or not secret.get_secret_value():
             return
         plaintext = secret.get_secret_value()
-        if await auth_repository.webhook_secret_by_hash(session, sha256_hex(plaintext)):
+        # A revoked one stays revoked: the seller rotated it away (the new one is in the database).
+        if await auth_repository.webhook_secret_by_hash(
+            session, sha256_hex(plaintext), include_revoked=True
+        ):
             return
         workspace = await self.default_workspace(session)
         await self.create_webhook_secret(

@@ -21,6 +21,7 @@ from listingflow.cli.jobs import autoscale_command, jobs_app, worker_command
 from listingflow.cli.ops import capacity_command, ops_app, stage_command
 from listingflow.cli.optimize import optimize_command, validate_command
 from listingflow.cli.products import products_app
+from listingflow.cli.secrets import secrets_app
 from listingflow.kit.actor import cli_actor, set_actor
 
 app = typer.Typer(
@@ -57,6 +58,7 @@ app.command("restore")(restore_command)
 app.command("export")(export_command)
 app.command("connect")(connect_command)
 app.add_typer(connections_app, name="connections")
+app.add_typer(secrets_app, name="secrets")
 
 WorkspaceOpt = Annotated[str, typer.Option("--workspace", "-w", help="workspace slug")]
 

@@ -28,6 +28,14 @@ def decrypt(cipher: MultiFernet, token: str) -> str | None:
         return None
 
 
+def reencrypt(cipher: MultiFernet, token: str) -> str | None:
+    """The same plaintext encrypted with the cipher's first key (None if no key opens it)."""
+    try:
+        return cipher.rotate(token.encode()).decode()
+    except InvalidToken:
+        return None
+
+
 def sha256_hex(value: str | bytes) -> str:
     data = value.encode() if isinstance(value, str) else value
     return hashlib.sha256(data).hexdigest()
