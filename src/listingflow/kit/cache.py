@@ -13,8 +13,13 @@ import threading
 import time
 from typing import Any, Protocol
 
+import structlog
+from redis.exceptions import RedisError
+
 from listingflow.kit import jsonutil
 from listingflow.kit.metrics import cache_lookup
+
+log = structlog.get_logger()
 
 
 class Cache(Protocol):
@@ -75,7 +80,13 @@ class MemoryCache:
 
 
 class RedisCache:
-    """The same interface on Redis: shared by every API replica and worker."""
+    """The same interface on Redis: shared by every API replica and worker.
+
+    Redis being down is not an outage: a failed call is logged (once per outage), counted in
+    `errors`, and behaves as a miss (get) or does nothing (set, delete, incr), so reads go to
+    the database. Limit: a write while Redis is down cannot bump its workspace's generation, so
+    if Redis comes back with its old entries, pages cached before the outage may be served until
+    their TTL ends (a Redis restarted empty has no such entries)."""
 
     def __init__(self, url: str) -> None:
         import redis.asyncio as redis
@@ -83,9 +94,28 @@ class RedisCache:
         self._redis = redis.Redis.from_url(url, socket_timeout=2.0, socket_connect_timeout=2.0)
         self.hits = 0
         self.misses = 0
+        self.errors = 0
+        self._down = False
+
+    def _failed(self, operation: str, exc: Exception) -> None:
+        self.errors += 1
+        if not self._down:
+            self._down = True
+            log.warning("cache.unavailable", operation=operation, error=str(exc))
+
+    def _ok(self) -> None:
+        if self._down:
+            self._down = False
+            log.info("cache.available")
 
     async def get(self, key: str) -> Any | None:
-        raw = await self._redis.get(key)
+        try:
+            raw = await self._redis.get(key)
+        except (RedisError, OSError) as exc:
+            self._failed("get", exc)
+            raw = None
+        else:
+            self._ok()
         if raw is None:
             self.misses += 1
             cache_lookup("redis", key, hit=False)
@@ -95,13 +125,23 @@ class RedisCache:
         return jsonutil.loads(raw)
 
     async def set(self, key: str, value: Any, ttl: int) -> None:
-        await self._redis.set(key, jsonutil.dumps(value), ex=ttl)
+        try:
+            await self._redis.set(key, jsonutil.dumps(value), ex=ttl)
+        except (RedisError, OSError) as exc:
+            self._failed("set", exc)
 
     async def incr(self, key: str) -> int:
-        return int(await self._redis.incr(key))
+        try:
+            return int(await self._redis.incr(key))
+        except (RedisError, OSError) as exc:
+            self._failed("incr", exc)
+            return 0
 
     async def delete(self, key: str) -> None:
-        await self._redis.delete(key)
+        try:
+            await self._redis.delete(key)
+        except (RedisError, OSError) as exc:
+            self._failed("delete", exc)
 
     async def close(self) -> None:
         await self._redis.aclose()
