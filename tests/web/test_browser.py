@@ -276,6 +276,7 @@ def test_every_page_renders(page: Page, tmp_path: Path) -> None:
         ("/import/webhook", "Import webhook", "webhook"),
         ("/jobs", "Jobs", "jobs"),
         ("/settings", "Settings", "settings"),
+        ("/ops", "Operations", "operations"),
         ("/", "Dashboard", "dashboard"),
     ]:
         page.goto(path)

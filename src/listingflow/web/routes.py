@@ -12,6 +12,7 @@ from listingflow.web import (
     pages_dashboard,
     pages_import,
     pages_jobs,
+    pages_ops,
     pages_products,
     pages_publish,
     pages_settings,
@@ -28,7 +29,7 @@ PAGE_ROUTERS = [
     pages_settings.router,
     pages_connections.router,
     pages_publish.router,
-    # The operations page is added here when ops/ lands.
+    pages_ops.router,
 ]
 
 
