@@ -17,17 +17,30 @@ def send_items(
     here is found and resent by the sweeper.
 
     `queue` overrides the actor's own queue: a person waiting for one product goes to
-    `interactive`, which is never stuck behind a bulk backlog."""
+    `interactive`, which is never stuck behind a bulk backlog. A broker that cannot be reached
+    is logged (job.enqueue_failed), never raised: the caller's commit already happened."""
     payloads: list[Any] = (
         list(item_ids)
         if batch is None
         else [list(item_ids[i : i + batch]) for i in range(0, len(item_ids), batch)]
     )
-    for payload in payloads:
+    for sent, payload in enumerate(payloads):
         message = actor.message(payload)
         if queue is not None:
             message = message.copy(queue_name=queue)
-        actor.broker.enqueue(message)
+        try:
+            actor.broker.enqueue(message)
+        except Exception as exc:  # any broker failure: the rows are already committed
+            # The items stay pending in the database; the sweeper sends them once the broker
+            # answers again. The rest would fail the same way, so stop here.
+            log.error(
+                "job.enqueue_failed",
+                actor=actor.actor_name,
+                items=len(item_ids),
+                not_sent=len(payloads) - sent,
+                error=f"{type(exc).__name__}: {exc}",
+            )
+            return
     if item_ids:
         log.info("job.enqueued", actor=actor.actor_name, items=len(item_ids))
 
