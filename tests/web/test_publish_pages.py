@@ -141,6 +141,13 @@ async def test_missing_credentials_are_named_beside_their_field_and_secrets_not_
     assert re.search(r'id="allegro-refresh_token-error">[^<]*refresh_token', refused.text)
     assert typed_secret not in refused.text
 
+    unknown = await web.post(
+        "/settings/connections",
+        data={"csrf_token": token, "marketplace": "etsy", "credentials.key": "x"},
+    )
+    assert unknown.status_code == 400
+    assert re.search(r'id="form-error">ListingFlow cannot publish to &#39;etsy&#39;', unknown.text)
+
     bad_host = await web.post(
         "/settings/connections", data=_connection_form(token, kaufland, base_url="ftp://x")
     )
