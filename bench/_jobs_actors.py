@@ -15,7 +15,10 @@ import dramatiq
 import redis.asyncio as aioredis
 
 from listingflow.config import Settings
-from listingflow.worker.broker import build_broker
+from listingflow.worker.broker import build_broker, use_fast_event_loop
+
+if os.environ.get("BENCH_UVLOOP", "1") == "1":  # as `listingflow worker` does by default
+    use_fast_event_loop()
 
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
 DONE_KEY = "bench:jobs:done"

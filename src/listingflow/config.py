@@ -81,6 +81,9 @@ class Settings(BaseSettings):
     job_wait_seconds: float = Field(
         default=10.0, ge=0, description="how long v1 routes wait for their job's results"
     )
+    worker_uvloop: bool = Field(
+        default=True, description="run worker processes' event loop on uvloop when installed"
+    )
     job_running_timeout: float = Field(default=600.0, gt=0, description="seconds, then resent")
     job_pending_timeout: float = Field(default=900.0, gt=0, description="seconds, then resent")
     job_sweep_interval: float = Field(default=60.0, gt=0, description="seconds between sweeps")

@@ -7,9 +7,12 @@ process: the same actors and queues as production, nothing to install. Actors ar
 
 from __future__ import annotations
 
+import asyncio
+
 import dramatiq
 import structlog
 from dramatiq.brokers.stub import StubBroker
+from dramatiq.middleware import Middleware, Retries, ShutdownNotifications, TimeLimit
 from dramatiq.middleware.asyncio import AsyncIO
 
 from listingflow.config import Settings
@@ -21,20 +24,37 @@ QUEUES = ("interactive", "bulk", "llm", "publish")
 _configured: dramatiq.Broker | None = None
 
 
+def use_fast_event_loop() -> bool:
+    """uvloop for the loops this process makes from now on (a worker process: its AsyncIO
+    middleware's loop), where uvloop is installed (uvicorn[standard] brings it on Linux)."""
+    try:
+        import uvloop
+    except ImportError:
+        return False
+    asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
+    return True
+
+
+def _middleware() -> list[Middleware]:
+    """Dramatiq's defaults minus what no actor of ours uses (message age limits, callbacks,
+    pipelines): each middleware hook runs for every message."""
+    return [TimeLimit(), ShutdownNotifications(), Retries()]
+
+
 def build_broker(settings: Settings) -> dramatiq.Broker:
     url = settings.broker_url
     broker: dramatiq.Broker
     if url is None:
-        broker = StubBroker()
+        broker = StubBroker(middleware=_middleware())
         broker.emit_after("process_boot")
     elif url.startswith(("redis://", "rediss://")):
-        from dramatiq.brokers.redis import RedisBroker
+        from listingflow.worker.redis_broker import BatchedAckRedisBroker
 
-        broker = RedisBroker(url=url)
+        broker = BatchedAckRedisBroker(url=url, middleware=_middleware())
     elif url.startswith(("amqp://", "amqps://")):
         from dramatiq.brokers.rabbitmq import RabbitmqBroker
 
-        broker = RabbitmqBroker(url=url)
+        broker = RabbitmqBroker(url=url, middleware=_middleware())
     else:
         raise ValueError("LISTINGFLOW_BROKER_URL must start with redis:// or amqp://")
     broker.add_middleware(AsyncIO())
