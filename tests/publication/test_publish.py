@@ -321,3 +321,20 @@ async def test_bulk_publish_sends_whole_groups_and_duplicates_nothing(
         assert marketplace.server.calls["createFeed"] == 1
     if marketplace.name == "ebay":
         assert marketplace.server.calls["bulkCreateOffer"] == 2  # 25 + 5
+
+
+async def test_testing_a_connection_records_its_status(
+    client: httpx.AsyncClient, oauth_marketplace: Marketplace
+) -> None:
+    connection = await _connect(client, oauth_marketplace)
+    assert connection["status"] == "untested"
+    tested = (await client.post(f"/api/connections/{connection['id']}/test")).json()
+    assert tested["status"] == "connected" and tested["checked_at"]
+    oauth_marketplace.revoke()
+    if oauth_marketplace.name == "allegro":
+        oauth_marketplace.server.expire_access_tokens()
+    else:
+        oauth_marketplace.server.expire_tokens()
+    broken = (await client.post(f"/api/connections/{connection['id']}/test")).json()
+    assert broken["status"] == "broken"
+    assert f"reconnect {oauth_marketplace.name}" in broken["last_error"]

@@ -222,6 +222,31 @@ class ConnectionService:
         else:
             connection.last_error = error.message[:2000]
 
+    async def check(
+        self, session: AsyncSession, workspace_id: int, connection_id: int, cache: Cache
+    ) -> MarketplaceConnection:
+        """Try a connection's credentials (a token exchange or a cheap call); tokens the
+        marketplace rotated on the way are kept and the outcome recorded (flushed)."""
+        connection = await self.get(session, workspace_id, connection_id)
+        rotated: dict[str, str] = {}
+
+        async def persist(tokens: dict[str, str]) -> None:
+            rotated.update(tokens)
+
+        client = self.client(connection, cache, persist)
+        error: MarketplaceError | None = None
+        try:
+            await client.check_connection()
+        except MarketplaceError as exc:
+            error = exc
+        finally:
+            await client.aclose()
+        if rotated:
+            self.store_tokens(connection, rotated)
+        self.mark(connection, error)
+        await session.flush()
+        return connection
+
     def store_tokens(self, connection: MarketplaceConnection, tokens: Mapping[str, str]) -> None:
         connection.tokens = encrypt(secret_cipher(), jsonutil.dumps(dict(tokens)).decode())
 

@@ -12,7 +12,6 @@ from listingflow import config
 from listingflow.deps import ReadSession, Uow, WorkspaceId, get_cache
 from listingflow.exceptions import BadRequest, PayloadTooLarge, StillRunning
 from listingflow.integrations.marketplaces import registry
-from listingflow.integrations.marketplaces.base import MarketplaceError
 from listingflow.job.service import job_items_service, job_queue, job_service
 from listingflow.kit.cache import Cache
 from listingflow.models import JobKind, MarketplaceConnection
@@ -81,23 +80,7 @@ async def add_connection(body: ConnectionIn, uow: Uow) -> ConnectionOut:
 async def test_connection(
     connection_id: int, uow: Uow, cache: Annotated[Cache, Depends(get_cache)]
 ) -> ConnectionOut:
-    connection = await connection_service.get(uow.session, uow.workspace_id, connection_id)
-    stored_tokens: dict[str, str] = {}
-
-    async def persist(tokens: dict[str, str]) -> None:
-        stored_tokens.update(tokens)
-
-    client = connection_service.client(connection, cache, persist)
-    error: MarketplaceError | None = None
-    try:
-        await client.check_connection()
-    except MarketplaceError as exc:
-        error = exc
-    finally:
-        await client.aclose()
-    if stored_tokens:
-        connection_service.store_tokens(connection, stored_tokens)
-    connection_service.mark(connection, error)
+    connection = await connection_service.check(uow.session, uow.workspace_id, connection_id, cache)
     await uow.commit()
     return _out(connection)
 
