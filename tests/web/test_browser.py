@@ -283,9 +283,10 @@ def test_every_page_renders(page: Page, tmp_path: Path) -> None:
         expect(page.get_by_role("heading", name=heading, exact=True)).to_be_visible()
         shot(page, tmp_path, name)
     page.set_viewport_size({"width": 390, "height": 844})  # a phone
-    page.goto("/products")
-    width = page.evaluate("document.documentElement.scrollWidth")
-    assert width <= 390 + 1, f"the products page scrolls sideways on a phone ({width}px)"
+    for path in ("/publish", "/settings/connections", "/ops", "/products"):
+        page.goto(path)
+        width = page.evaluate("document.documentElement.scrollWidth")
+        assert width <= 390 + 1, f"{path} scrolls sideways on a phone ({width}px)"
     shot(page, tmp_path, "products-phone")
 
 
