@@ -156,13 +156,14 @@ async def publish_job_items(item_ids: list[int]) -> None:
             return
         job = claimed[0][1]
         items = [item for item, _ in claimed]
+        workspace_id = job.workspace_id  # read now: _publish's rollback expires the row
         with structlog.contextvars.bound_contextvars(
             request_id=job.params.get("request_id"), job_id=job.id
         ):
             try:
                 await _publish(session, cache, database, job, items)
             finally:
-                await written(cache, job.workspace_id)
+                await written(cache, workspace_id)
             log.info("publication.batch_done", items=len(items))
 
 
