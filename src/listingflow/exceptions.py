@@ -78,3 +78,31 @@ class UpstreamUnavailable(ListingflowError):
     def __init__(self, message: str, *, retryable: bool = True, field: str | None = None) -> None:
         super().__init__(message, field=field)
         self.retryable = retryable
+
+
+class DatabaseUnavailable(ListingflowError):
+    """The database could not be reached or dropped the connection (restart, failover)."""
+
+    status_code = 503
+    code = "database_unavailable"
+    retryable = True
+
+
+class StorageFull(ListingflowError):
+    """The database's disk is full: nothing more can be written until space is freed."""
+
+    status_code = 507
+    code = "storage_full"
+
+
+_DISK_FULL = ("database or disk is full", "no space left on device", "could not extend file")
+
+
+def database_failure(exc: BaseException, message: str) -> ListingflowError:
+    """The error a seller sees for a database failure (a SQLAlchemy DBAPIError, read by duck
+    typing so this module stays free of SQLAlchemy): a full disk is a 507, anything else 503."""
+    text = f"{exc} {getattr(exc, 'orig', '')}".lower()
+    sqlstate = getattr(getattr(exc, "orig", None), "sqlstate", None)
+    if sqlstate == "53100" or any(marker in text for marker in _DISK_FULL):
+        return StorageFull(f"the database's disk is full: {message}")
+    return DatabaseUnavailable(f"the database is unavailable: {message}")

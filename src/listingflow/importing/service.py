@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from listingflow import config
 from listingflow.audit.service import audit_service
+from listingflow.exceptions import database_failure
 from listingflow.importing import fastpath
 from listingflow.importing.repository import UpsertStatus, import_repository
 from listingflow.importing.schemas import ImportSummary, ItemError, ItemResult, ProductIn
@@ -36,6 +37,9 @@ log = structlog.get_logger()
 
 Checkpoint = Callable[[], Awaitable[None]]
 MAX_REPORTED_ERRORS = 1000
+# After a chunk's database error: how many times (a second apart) to try recording the job's
+# outcome, so a database restart of up to this long still leaves a job that says how far it got.
+RECORD_ATTEMPTS = 30
 # What a product is made of, apart from its key: hashed to tell a real change from a re-send.
 _HASHED_FIELDS = tuple(f for f in PRODUCT_FIELDS if f not in ("source_platform", "source_id"))
 
@@ -149,6 +153,8 @@ class ImportService:
         )
         await checkpoint()
         summary = ImportSummary(job_id=job.id)
+        job_id = job.id  # read now: a rollback below expires the row
+        landed = 0  # items in committed chunks
         iterator = iter(rows)
 
         # Rows already in memory (API bodies) are validated inline: a thread would only add GIL
@@ -165,6 +171,7 @@ class ImportService:
             return asyncio.ensure_future(prepare())
 
         error: str | None = None
+        failure: DBAPIError | None = None
         pending = next_chunk()
         try:
             while (chunk := await pending) is not None:
@@ -172,15 +179,17 @@ class ImportService:
                 try:
                     await self._write_chunk(session, chunk, summary, job, collect_results)
                     await checkpoint()
+                    landed = summary.total
                 except DBAPIError as exc:
+                    failure = exc
                     await session.rollback()
                     error = (
                         f"database error at the chunk starting with item {chunk.first_index} "
-                        f"({type(exc.orig).__name__}); the {summary.total} items before it "
+                        f"({type(exc.orig).__name__}); the {landed} items before it "
                         "were imported"
                     )
                     log.error(
-                        "import.chunk_failed", job_id=job.id, first=chunk.first_index, exc_info=exc
+                        "import.chunk_failed", job_id=job_id, first=chunk.first_index, exc_info=exc
                     )
                     break
                 if on_progress is not None:
@@ -190,23 +199,40 @@ class ImportService:
                 pending.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await pending
-        job = await job_service.get(session, workspace_id, job.id)  # fresh after any rollback
-        job_service.finish(job, error=error, result=self._job_result(summary))
-        await audit_service.record(
-            session,
-            workspace_id,
-            "import",
-            "job",
-            job.id,
-            {
-                "source": source,
-                "created": summary.created,
-                "updated": summary.updated,
-                "unchanged": summary.unchanged,
-                "failed": summary.failed,
-            },
-        )
-        await checkpoint()
+        for attempt in itertools.count(1):
+            try:
+                job = await job_service.get(session, workspace_id, job_id)  # fresh after rollback
+                job_service.finish(job, error=error, result=self._job_result(summary))
+                await audit_service.record(
+                    session,
+                    workspace_id,
+                    "import",
+                    "job",
+                    job.id,
+                    {
+                        "source": source,
+                        "created": summary.created,
+                        "updated": summary.updated,
+                        "unchanged": summary.unchanged,
+                        "failed": summary.failed,
+                    },
+                )
+                await checkpoint()
+                break
+            except DBAPIError as exc:
+                # After a chunk failed, the database may be restarting: wait a little for it so
+                # the job records how far the import got.
+                mapped = database_failure(exc, error or "the import's outcome was not recorded")
+                if failure is None or attempt >= RECORD_ATTEMPTS or mapped.status_code == 507:
+                    raise mapped from exc
+                await session.rollback()
+                await asyncio.sleep(1.0)
+        if failure is not None and error is not None:
+            # The whole chunks before the failure are committed; the caller is told so, not
+            # answered as a success. Running the same import again completes it (upserts).
+            raise database_failure(
+                failure, f"{error} (job {job_id}); run the same import again to finish it"
+            ) from failure
         log.info(
             "import.finished",
             job_id=job.id,
