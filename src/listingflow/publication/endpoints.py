@@ -12,9 +12,9 @@ from listingflow import config
 from listingflow.deps import ReadSession, Uow, WorkspaceId, get_cache
 from listingflow.exceptions import BadRequest, PayloadTooLarge, StillRunning
 from listingflow.integrations.marketplaces import registry
-from listingflow.job.service import job_items_service, job_queue, job_service
+from listingflow.job.service import job_items_service, job_service
 from listingflow.kit.cache import Cache
-from listingflow.models import JobKind, MarketplaceConnection
+from listingflow.models import MarketplaceConnection
 from listingflow.publication.connections import connection_service
 from listingflow.publication.schemas import (
     BulkPublishRequest,
@@ -27,7 +27,6 @@ from listingflow.publication.schemas import (
 )
 from listingflow.publication.service import check_publishable, publication_service
 from listingflow.rules.marketplaces import MARKETPLACES
-from listingflow.worker.enqueue import send_job_items
 
 router = APIRouter(tags=["publication"])
 
@@ -164,8 +163,8 @@ async def publish_one(
         queue="interactive",
         source="publish",
     )
-    job_id, queue = job.id, job_queue(job)
-    uow.after_commit(lambda: send_job_items(JobKind.PUBLISH.value, item_ids, queue=queue))
+    job_id = job.id
+    publication_service.send_after_commit(uow, job, item_ids)
     await uow.commit()
     [item] = await _wait_items(uow.session, uow.workspace_id, job_id, 1)
     if item.status == "queued":
@@ -201,11 +200,8 @@ async def bulk_publish(body: BulkPublishRequest, uow: Uow) -> BulkPublishRespons
         dry_run=body.dry_run,
         source="bulk-publish",
     )
-    job_id, queue, marketplace = job.id, job_queue(job), str(job.params["marketplace"])
-    batch = registry.MESSAGE_BATCH.get(marketplace)
-    uow.after_commit(
-        lambda: send_job_items(JobKind.PUBLISH.value, item_ids, queue=queue, batch=batch)
-    )
+    job_id, marketplace = job.id, str(job.params["marketplace"])
+    publication_service.send_after_commit(uow, job, item_ids)
     await uow.commit()
     results = await _wait_items(uow.session, uow.workspace_id, job_id, len(product_ids))
     failed = sum(r.status == "failed" for r in results)

@@ -23,8 +23,9 @@ from listingflow.integrations.marketplaces.base import (
     PublishResult,
     PublishStatus,
 )
-from listingflow.job.service import job_items_service
+from listingflow.job.service import job_items_service, job_queue
 from listingflow.kit.models import utcnow
+from listingflow.kit.uow import UnitOfWork
 from listingflow.listing.service import listing_service
 from listingflow.models import (
     ConnectionStatus,
@@ -44,6 +45,7 @@ from listingflow.publication.offers import offer_for, sku_for
 from listingflow.publication.pricing import pricing_service
 from listingflow.publication.repository import publication_repository
 from listingflow.rules.pricing import PricingError
+from listingflow.worker.enqueue import send_job_items
 
 log = structlog.get_logger()
 
@@ -137,6 +139,15 @@ class PublicationService:
                 "dry_run": dry_run,
             },
             queue=queue,
+        )
+
+    def send_after_commit(self, uow: UnitOfWork, job: Job, item_ids: list[int]) -> None:
+        """Queue the job's messages for when the boundary commits: on the job's queue, in the
+        marketplace's group size (one place for the API and the web pages)."""
+        queue = job_queue(job)
+        batch = registry.MESSAGE_BATCH.get(str(job.params.get("marketplace")))
+        uow.after_commit(
+            lambda: send_job_items(JobKind.PUBLISH.value, item_ids, queue=queue, batch=batch)
         )
 
     async def history(

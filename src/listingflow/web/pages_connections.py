@@ -16,9 +16,6 @@ from starlette.responses import RedirectResponse, Response
 from listingflow.deps import CacheDep, ReadSession, WriteSession
 from listingflow.exceptions import ListingflowError, ValidationFailed
 from listingflow.integrations.marketplaces import registry
-from listingflow.integrations.marketplaces.base import MarketplaceError
-from listingflow.kit.cache import Cache
-from listingflow.kit.uow import UnitOfWork
 from listingflow.models import ConnectionStatus, MarketplaceConnection
 from listingflow.publication.connections import connection_service
 from listingflow.web.common import page_router, unit_of_work
@@ -187,35 +184,12 @@ async def add_connection(
     return RedirectResponse("/settings/connections?done=saved", status_code=303)
 
 
-async def check(uow: UnitOfWork, cache: Cache, connection_id: int) -> MarketplaceConnection:
-    """Try a connection's credentials as POST /api/connections/{id}/test does: a token exchange
-    or a cheap call; tokens a marketplace rotated on the way are kept; the status recorded."""
-    connection = await connection_service.get(uow.session, uow.workspace_id, connection_id)
-    rotated: dict[str, str] = {}
-
-    async def persist(tokens: dict[str, str]) -> None:
-        rotated.update(tokens)
-
-    client = connection_service.client(connection, cache, persist)
-    error: MarketplaceError | None = None
-    try:
-        await client.check_connection()
-    except MarketplaceError as exc:
-        error = exc
-    finally:
-        await client.aclose()
-    if rotated:
-        connection_service.store_tokens(connection, rotated)
-    connection_service.mark(connection, error)
-    return connection
-
-
 @router.post("/settings/connections/{connection_id}/test")
 async def test_connection(
     connection_id: int, viewer: Viewer, session: WriteSession, cache: CacheDep
 ) -> Response:
     uow = unit_of_work(session, cache, viewer)
-    await check(uow, cache, connection_id)
+    await connection_service.check(uow.session, uow.workspace_id, connection_id, cache)
     await uow.commit()
     return RedirectResponse(f"/settings/connections?tested={connection_id}", status_code=303)
 

@@ -13,8 +13,7 @@ from listingflow import config
 from listingflow.deps import CacheDep, ReadSession, WriteSession
 from listingflow.exceptions import ListingflowError, PayloadTooLarge, ValidationFailed
 from listingflow.integrations.marketplaces import registry
-from listingflow.job.service import job_queue
-from listingflow.models import JobKind, MarketplaceConnection, ProductStatus
+from listingflow.models import MarketplaceConnection, ProductStatus
 from listingflow.product.service import product_service
 from listingflow.publication.connections import connection_service
 from listingflow.publication.service import publication_service
@@ -23,7 +22,6 @@ from listingflow.web.pages_connections import broken
 from listingflow.web.pages_products import product_filter
 from listingflow.web.security import Viewer
 from listingflow.web.templating import render
-from listingflow.worker.enqueue import send_job_items
 
 router = page_router()
 _FILTER_FIELDS = ("q", "status", "source", "score_min", "score_max")
@@ -163,7 +161,7 @@ async def start_publish(
             errors={exc.field or "form": exc.message},
             status_code=exc.status_code,
         )
-    job_id, queue = job.id, job_queue(job)
-    uow.after_commit(lambda: send_job_items(JobKind.PUBLISH.value, item_ids, queue=queue))
+    job_id = job.id
+    publication_service.send_after_commit(uow, job, item_ids)
     await uow.commit()
     return RedirectResponse(f"/jobs/{job_id}", status_code=303)
