@@ -13,6 +13,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
+from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.gzip import DEFAULT_EXCLUDED_CONTENT_TYPES, GZipMiddleware
 
@@ -21,7 +22,7 @@ from listingflow import db as dbmod
 from listingflow.api import router
 from listingflow.auth.service import auth_service
 from listingflow.config import Settings
-from listingflow.exceptions import ListingflowError
+from listingflow.exceptions import ListingflowError, database_failure
 from listingflow.kit.cache import MemoryCache, RedisCache, make_cache
 from listingflow.kit.runtime import tune_gc
 from listingflow.logging import CorrelationIdMiddleware, configure_logging
@@ -108,6 +109,16 @@ def install_error_handlers(app: FastAPI) -> None:
             str(exc.detail),
             headers=getattr(exc, "headers", None),
         )
+
+    @app.exception_handler(DBAPIError)
+    async def _database_error(_: Request, exc: DBAPIError) -> JSONResponse:
+        # A full disk (507) or a database that went away (503) is an outage, not a bug.
+        error = database_failure(exc, "nothing was changed; try again later")
+        if error.status_code == 500:
+            log.error("request.unhandled", exc_info=exc)
+            return _error(500, "internal_error", "internal server error; it has been logged")
+        log.error("request.database_unavailable", error=str(exc.orig), status=error.status_code)
+        return _error(error.status_code, error.code, error.message)
 
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:

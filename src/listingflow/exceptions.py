@@ -95,14 +95,31 @@ class StorageFull(ListingflowError):
     code = "storage_full"
 
 
+class DatabaseFailed(ListingflowError):
+    """Any other database error in the middle of a long write (the message says how far)."""
+
+    status_code = 500
+    code = "database_error"
+
+
 _DISK_FULL = ("database or disk is full", "no space left on device", "could not extend file")
+# SQLSTATE classes of a lost or refused connection, and PostgreSQL shutting down or starting.
+_UNAVAILABLE_STATES = ("08", "57P01", "57P02", "57P03")
 
 
 def database_failure(exc: BaseException, message: str) -> ListingflowError:
-    """The error a seller sees for a database failure (a SQLAlchemy DBAPIError, read by duck
-    typing so this module stays free of SQLAlchemy): a full disk is a 507, anything else 503."""
-    text = f"{exc} {getattr(exc, 'orig', '')}".lower()
-    sqlstate = getattr(getattr(exc, "orig", None), "sqlstate", None)
+    """The error a caller sees for a database failure (a SQLAlchemy DBAPIError, read by duck
+    typing so this module stays free of SQLAlchemy): a full disk is a 507, a lost or refused
+    connection (or a locked SQLite file) a 503, anything else a 500 that still says `message`."""
+    orig = getattr(exc, "orig", None)
+    text = f"{exc} {orig}".lower()
+    sqlstate = getattr(orig, "sqlstate", None) or ""
     if sqlstate == "53100" or any(marker in text for marker in _DISK_FULL):
         return StorageFull(f"the database's disk is full: {message}")
-    return DatabaseUnavailable(f"the database is unavailable: {message}")
+    if (
+        getattr(exc, "connection_invalidated", False)
+        or sqlstate.startswith(_UNAVAILABLE_STATES)
+        or (not sqlstate and type(orig).__name__ == "OperationalError")
+    ):
+        return DatabaseUnavailable(f"the database is unavailable: {message}")
+    return DatabaseFailed(f"database error: {message}")
