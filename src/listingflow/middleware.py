@@ -11,6 +11,7 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from listingflow.kit import jsonutil
+from listingflow.kit.cache import generation_memo
 from listingflow.kit.metrics import HTTP_ERRORS, HTTP_LATENCY, HTTP_REQUESTS
 
 
@@ -189,7 +190,7 @@ def route_template(scope: Scope) -> str:
 class MetricsMiddleware:
     """Counts requests and errors and times each one to its response's first byte, labelled by
     method and route template. A long stream (SSE) is timed to its headers, so it does not
-    swamp the latency figures."""
+    swamp the latency figures. It also opens the request's generation memo (kit/cache.py)."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -217,7 +218,8 @@ class MetricsMiddleware:
             await send(message)
 
         try:
-            await self.app(scope, receive, timed_send)
+            with generation_memo():  # one read of each workspace's generation per request
+                await self.app(scope, receive, timed_send)
         except BaseException:
             if not recorded:  # the error handler outside us answers 500
                 record(500)

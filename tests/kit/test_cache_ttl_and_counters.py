@@ -124,3 +124,44 @@ async def test_stats_and_list_pages_are_cached_with_the_ttl_settings(
     assert 100 < ttls["stats"] <= 123
     assert 60 < ttls["page"] <= 77
     assert 60 < ttls["count"] <= 77
+
+
+async def test_redis_keeps_generation_versioned_entries_in_process_only(redis_url: str) -> None:
+    cache = RedisCache(redis_url)
+    raw = redis.Redis.from_url(redis_url)
+    try:
+        versioned, other = cache_key("stats", 7, 3), cache_key("session", "abc")
+        await cache.set(versioned, {"total": 1}, 600)
+        await cache.set(other, {"user": 1}, 600)
+        raw.delete(versioned, other)  # gone from Redis
+        assert await cache.get(versioned) == {"total": 1}  # immutable under its key: local copy
+        assert await cache.get(other) is None  # anything else always asks Redis
+    finally:
+        raw.close()
+        await cache.close()
+
+
+async def test_a_generation_is_read_once_per_request_and_a_bump_updates_it(
+    redis_url: str,
+) -> None:
+    from listingflow.kit.cache import (
+        bump_workspace_generation,
+        generation_memo,
+        workspace_generation,
+    )
+
+    cache = RedisCache(redis_url)
+    raw = redis.Redis.from_url(redis_url)
+    try:
+        with generation_memo():
+            assert await workspace_generation(cache, 9) == 0
+            raw.set(cache_key("gen", 9), 5)  # another process writes meanwhile
+            assert await workspace_generation(cache, 9) == 0  # this request's snapshot
+            await bump_workspace_generation(cache, 9)  # our own write
+            assert await workspace_generation(cache, 9) == 6
+        assert await workspace_generation(cache, 9) == 6  # outside a request: always read
+        raw.set(cache_key("gen", 9), 8)
+        assert await workspace_generation(cache, 9) == 8
+    finally:
+        raw.close()
+        await cache.close()

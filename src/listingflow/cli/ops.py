@@ -13,7 +13,7 @@ from rich.table import Table
 
 from listingflow import config
 from listingflow.auth.service import auth_service
-from listingflow.cli.common import database, err, fail, out, run
+from listingflow.cli.common import database, err, fail, out, run, unit_of_work
 from listingflow.ops.capacity import CapacityResult, measure
 from listingflow.ops.repository import ops_repository
 from listingflow.ops.service import ops_service
@@ -175,9 +175,9 @@ def capacity_command(
             return ws.id, key_row.id, key, paths, products
 
     async def revoke(workspace_id: int, key_id: int) -> None:
-        async with database(migrate=False) as db, db.session() as session:
-            await auth_service.revoke_api_key(session, workspace_id, key_id)
-            await session.commit()
+        async with database(migrate=False) as db, unit_of_work(db, workspace_id) as uow:
+            await auth_service.revoke_api_key(uow.session, workspace_id, key_id)
+            await uow.commit()  # moves the workspace's generation: the key stops at once
 
     workspace_id, key_id, key, paths, products = run(prepare)
     settings = config.settings

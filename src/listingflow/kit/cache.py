@@ -5,12 +5,23 @@ per-workspace generation counter bumped after each committed write, so a reader 
 data older than its own last write. TTLs are settings (the scaling guide's: dashboard stats
 600 s, product list pages 300 s, sessions 3600 s). Both backends count hits and misses, on the
 instance (`hits`, `misses`) and as the Prometheus counter `listingflow_cache_requests_total`.
+
+Two savings on the read path: within one request a workspace's generation is read once
+(`generation_memo`, a per-request memo the front door opens), and RedisCache keeps entries of
+generation-versioned kinds (stats, list pages, counts, dashboard) in-process too: such an entry
+never changes under its key (a write moves the generation, so readers ask for a new key), so
+only the generation itself must come from Redis; it is kept for 5 s at most, which bounds what a
+Redis that lost its generations (restarted empty, so numbers are reused) could serve stale.
 """
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
+from collections import OrderedDict
+from collections.abc import Iterator
+from contextvars import ContextVar
 from typing import Any, Protocol
 
 import structlog
@@ -88,10 +99,16 @@ class RedisCache:
     if Redis comes back with its old entries, pages cached before the outage may be served until
     their TTL ends (a Redis restarted empty has no such entries)."""
 
-    def __init__(self, url: str) -> None:
+    # Kinds whose keys include the workspace generation: immutable under their key.
+    VERSIONED_KINDS = frozenset({"stats", "page", "count", "dashboard"})
+    LOCAL_SECONDS = 5.0
+
+    def __init__(self, url: str, *, local_entries: int = 2048) -> None:
         import redis.asyncio as redis
 
         self._redis = redis.Redis.from_url(url, socket_timeout=2.0, socket_connect_timeout=2.0)
+        self._local: OrderedDict[str, tuple[float, Any]] = OrderedDict()
+        self._local_max = local_entries
         self.hits = 0
         self.misses = 0
         self.errors = 0
@@ -108,7 +125,18 @@ class RedisCache:
             self._down = False
             log.info("cache.available")
 
+    def _versioned(self, key: str) -> bool:
+        parts = key.split(":", 2)
+        return len(parts) > 2 and parts[1] in self.VERSIONED_KINDS and not self._down
+
     async def get(self, key: str) -> Any | None:
+        local = self._local.get(key) if self._local_max else None
+        if local is not None:
+            if local[0] >= time.monotonic() and not self._down:
+                self.hits += 1
+                cache_lookup("redis", key, hit=True)
+                return local[1]
+            self._local.pop(key, None)
         try:
             raw = await self._redis.get(key)
         except (RedisError, OSError) as exc:
@@ -122,13 +150,30 @@ class RedisCache:
             return None
         self.hits += 1
         cache_lookup("redis", key, hit=True)
-        return jsonutil.loads(raw)
+        value = jsonutil.loads(raw)
+        if self._versioned(key):
+            self._remember(key, value, ttl=None)
+        return value
 
     async def set(self, key: str, value: Any, ttl: int) -> None:
         try:
             await self._redis.set(key, jsonutil.dumps(value), ex=ttl)
         except (RedisError, OSError) as exc:
             self._failed("set", exc)
+            return
+        if self._versioned(key):
+            self._remember(key, value, ttl)
+
+    def _remember(self, key: str, value: Any, ttl: int | None) -> None:
+        if not self._local_max:
+            return
+        # A few seconds at most: should Redis lose its generations (a restart without its
+        # data), numbers are reused, and an old entry under a reused key must not live long.
+        seconds = min(ttl, self.LOCAL_SECONDS) if ttl is not None else self.LOCAL_SECONDS
+        self._local[key] = (time.monotonic() + seconds, value)
+        self._local.move_to_end(key)
+        while len(self._local) > self._local_max:
+            self._local.popitem(last=False)
 
     async def incr(self, key: str) -> int:
         try:
@@ -138,6 +183,7 @@ class RedisCache:
             return 0
 
     async def delete(self, key: str) -> None:
+        self._local.pop(key, None)
         try:
             await self._redis.delete(key)
         except (RedisError, OSError) as exc:
@@ -157,10 +203,39 @@ def cache_key(*parts: object) -> str:
     return "lf:" + ":".join(str(p) for p in parts)
 
 
+# Generations read in this request, by (cache, workspace): None outside a request.
+_generations: ContextVar[dict[tuple[int, int], int] | None] = ContextVar(
+    "listingflow_generations", default=None
+)
+
+
+@contextlib.contextmanager
+def generation_memo() -> Iterator[None]:
+    """Within the block (one request) each workspace's generation is read from the cache once;
+    a bump in the block updates it. Another process's write during the request is seen by the
+    next request, as it would be had the request read the generation a moment earlier."""
+    token = _generations.set({})
+    try:
+        yield
+    finally:
+        _generations.reset(token)
+
+
 async def workspace_generation(cache: Cache, workspace_id: int) -> int:
+    memo = _generations.get()
+    if memo is not None and (id(cache), workspace_id) in memo:
+        return memo[(id(cache), workspace_id)]
     value = await cache.get(cache_key("gen", workspace_id))
-    return int(value) if value is not None else 0
+    generation = int(value) if value is not None else 0
+    if memo is not None:
+        memo[(id(cache), workspace_id)] = generation
+    return generation
 
 
 async def bump_workspace_generation(cache: Cache, workspace_id: int) -> None:
-    await cache.incr(cache_key("gen", workspace_id))
+    generation = await cache.incr(cache_key("gen", workspace_id))
+    memo = _generations.get()
+    if memo is not None:
+        memo.pop((id(cache), workspace_id), None)
+        if generation:
+            memo[(id(cache), workspace_id)] = generation

@@ -76,6 +76,9 @@ def served(token: str, *, startup_timeout: float = 60.0) -> Iterator[str]:
     env = dict(os.environ)  # the operator's settings, plus a metrics token of this run
     env["LISTINGFLOW_METRICS_TOKEN"] = token
     env.setdefault("LISTINGFLOW_LOG_LEVEL", "WARNING")
+    # Capacity, not the abuse limits: a per-key limit would answer 429 to the self-test.
+    env["LISTINGFLOW_RATE_LIMIT_PER_KEY"] = ""
+    env["LISTINGFLOW_RATE_LIMIT_PER_IP"] = ""
     command = [str(Path(sys.executable).parent / "listingflow"), "serve", "--port", str(port)]
     proc = subprocess.Popen(  # noqa: S603 (our own executable, fixed arguments)
         command,
