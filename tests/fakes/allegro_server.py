@@ -31,7 +31,7 @@ from urllib.parse import parse_qs
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 
-from tests.fakes.marketplace_faults import Faults
+from tests.fakes.marketplace_faults import AccessTokens, Faults
 from tests.fakes.server import LocalServer
 
 MEDIA_TYPE = "application/vnd.allegro.public.v1+json"
@@ -114,7 +114,7 @@ class FakeAllegroServer(LocalServer):
         self._lock = threading.RLock()
         self.devices: dict[str, DeviceGrant] = {}
         self.refresh_tokens: dict[str, str] = {}  # token -> state: active, used, revoked
-        self.access_tokens: dict[str, float] = {}  # token -> expires_at (monotonic)
+        self.access_tokens = AccessTokens()
         self.offers: dict[str, dict[str, Any]] = {}
         self.operations: dict[str, Operation] = {}
         self.commands: dict[str, dict[str, Any]] = {}
@@ -156,9 +156,7 @@ class FakeAllegroServer(LocalServer):
                 self.refresh_tokens[token] = "revoked"
 
     def expire_access_tokens(self) -> None:
-        with self._lock:
-            for token in self.access_tokens:
-                self.access_tokens[token] = 0.0
+        self.access_tokens.expire()
 
     def active_refresh_tokens(self) -> list[str]:
         with self._lock:
@@ -194,9 +192,8 @@ class FakeAllegroServer(LocalServer):
         return params
 
     def _issue_tokens(self, *, with_refresh: bool = True) -> dict[str, Any]:
-        access = "at-" + secrets.token_urlsafe(16)
+        access = self.access_tokens.issue("at-", self.access_ttl, size=16)
         with self._lock:
-            self.access_tokens[access] = time.monotonic() + self.access_ttl
             body: dict[str, Any] = {
                 "access_token": access,
                 "token_type": "bearer",
@@ -214,9 +211,7 @@ class FakeAllegroServer(LocalServer):
     def _api_check(self, request: Request, *, has_body: bool) -> Response | None:
         header = request.headers.get("authorization", "")
         token = header[7:] if header.startswith("Bearer ") else ""
-        with self._lock:
-            expires = self.access_tokens.get(token)
-        if expires is None or expires <= time.monotonic():
+        if not self.access_tokens.live(token):
             return JSONResponse(
                 {"error": "invalid_token", "error_description": "Access token expired: " + token},
                 status_code=401,

@@ -20,38 +20,21 @@ counts operations and `requests` records every request.
 
 from __future__ import annotations
 
-import asyncio
 import gzip
 import json
 import secrets
-import threading
 import time
 import uuid
-from collections import Counter, deque
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import parse_qs
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 
-from tests.fakes.server import LocalServer
+from tests.fakes.marketplace_faults import RecordingServer, oauth_error
 
-FAILURES = ("429", "500", "503", "expired_token")
 REQUIRED_ATTRIBUTES = ("item_name", "condition_type", "purchasable_offer")
 TITLE_MAX = 200
-
-
-@dataclass
-class Recorded:
-    at: float
-    method: str
-    path: str
-    query: dict[str, list[str]]
-    headers: dict[str, str]
-    body: Any
-    status: int = 0
-    operation: str = ""
 
 
 @dataclass
@@ -66,23 +49,6 @@ class Listing:
     issues: list[dict[str, Any]] = field(default_factory=list)
     asin: str = ""
     puts: int = 0
-
-
-class _Bucket:
-    def __init__(self, rate: float, burst: int) -> None:
-        self.rate = rate
-        self.capacity = float(burst)
-        self.tokens = float(burst)
-        self.updated = time.monotonic()
-
-    def take(self) -> bool:
-        now = time.monotonic()
-        self.tokens = min(self.capacity, self.tokens + (now - self.updated) * self.rate)
-        self.updated = now
-        if self.tokens >= 1:
-            self.tokens -= 1
-            return True
-        return False
 
 
 def ean_ok(value: str) -> bool:
@@ -100,6 +66,14 @@ def _errors(status: int, code: str, message: str, details: str | None = None) ->
     return JSONResponse({"errors": [error]}, status_code=status)
 
 
+def _not_found(sku: str) -> JSONResponse:
+    return _errors(404, "NOT_FOUND", f"SKU '{sku}' not found in marketplace.")
+
+
+def _accepted(sku: str) -> dict[str, Any]:
+    return {"sku": sku, "status": "ACCEPTED", "submissionId": uuid.uuid4().hex, "issues": []}
+
+
 def _issue(code: str, message: str, names: list[str], severity: str = "ERROR") -> dict[str, Any]:
     return {
         "code": code,
@@ -110,9 +84,11 @@ def _issue(code: str, message: str, names: list[str], severity: str = "ERROR") -
     }
 
 
-class FakeAmazonServer(LocalServer):
+class FakeAmazonServer(RecordingServer):
     """Run with `with FakeAmazonServer() as amazon:`; point the client at `amazon.url` (SP-API)
     and `amazon.token_url` (LWA)."""
+
+    token_path = "/auth/o2/token"
 
     def __init__(
         self,
@@ -128,37 +104,27 @@ class FakeAmazonServer(LocalServer):
         latency: float = 0.0,
         auto_process: bool = True,
     ) -> None:
+        # retry_after: Amazon documents none; set it to test that a client honours it
+        super().__init__(
+            client_id=client_id,
+            client_secret=client_secret,
+            refresh_token=refresh_token,
+            token_ttl=token_ttl,
+            rate_limit=rate_limit,
+            burst=burst,
+            retry_after=retry_after,
+            latency=latency,
+        )
         self.seller_id = seller_id
-        self.client_id = client_id
-        self.client_secret = client_secret
-        self.refresh_tokens = {refresh_token}
-        self.refresh_token = refresh_token
-        self.token_ttl = token_ttl
-        self.rate_limit = rate_limit
-        self.burst = burst
-        self.retry_after = retry_after  # Amazon documents none; set it to test a client honours it
-        self.latency = latency
         self.auto_process = auto_process
         self.feeds_fatal = False  # every feed ends FATAL (what an unreadable document gets)
         self.later_issues: dict[str, list[dict[str, Any]]] = {}  # sku -> issues found later
-        self.access_tokens: dict[str, float] = {}  # token -> expiry (monotonic)
         self.listings: dict[tuple[str, str, str], Listing] = {}
         self.documents: dict[str, dict[str, Any]] = {}
         self.feeds: dict[str, dict[str, Any]] = {}
-        self.calls: Counter[str] = Counter()
-        self.requests: list[Recorded] = []
-        self.throttled = 0
-        self._plan: deque[str] = deque()
-        self._bucket: _Bucket | None = None
-        self._lock = threading.Lock()
-        super().__init__()
         self.app = self._build_app()
 
     # ------------------------------------------------------------------------------ control
-
-    @property
-    def token_url(self) -> str:
-        return f"{self.url}/auth/o2/token"
 
     def credentials(self, marketplace_id: str = "DE") -> dict[str, str]:
         return {
@@ -169,23 +135,6 @@ class FakeAmazonServer(LocalServer):
             "marketplace_id": marketplace_id,
         }
 
-    def plan(self, *failures: str) -> None:
-        """The next SP-API calls fail once each: "429", "500", "503", "expired_token"."""
-        for failure in failures:
-            if failure not in FAILURES:
-                raise ValueError(f"unknown failure {failure!r}; one of {FAILURES}")
-        with self._lock:
-            self._plan.extend(failures)
-
-    def expire_tokens(self) -> None:
-        with self._lock:
-            for token in self.access_tokens:
-                self.access_tokens[token] = 0.0
-
-    def revoke_refresh_token(self) -> None:
-        with self._lock:
-            self.refresh_tokens.clear()
-
     def process(self) -> None:
         """Finish processing every accepted listing (what Amazon does minutes later)."""
         with self._lock:
@@ -195,40 +144,18 @@ class FakeAmazonServer(LocalServer):
     def listing(self, sku: str, marketplace_id: str) -> Listing | None:
         return self.listings.get((self.seller_id, marketplace_id, sku))
 
-    def statuses(self, operation: str) -> list[int]:
-        return [r.status for r in self.requests if r.operation == operation]
-
     # ----------------------------------------------------------------------------- protocol
 
-    def _next_failure(self) -> str | None:
-        with self._lock:
-            return self._plan.popleft() if self._plan else None
-
-    def _throttle(self) -> bool:
-        if self.rate_limit is None:
-            return False
-        with self._lock:
-            if self._bucket is None or self._bucket.rate != self.rate_limit:
-                self._bucket = _Bucket(self.rate_limit, self.burst)
-            ok = self._bucket.take()
-            if not ok:
-                self.throttled += 1
-            return not ok
-
-    def _too_many(self) -> JSONResponse:
-        response = _errors(
-            429, "QuotaExceeded", "You exceeded your quota for the requested resource."
+    def _too_many(self) -> Response:
+        return self._with_retry_after(
+            _errors(429, "QuotaExceeded", "You exceeded your quota for the requested resource.")
         )
-        if self.retry_after is not None:
-            response.headers["Retry-After"] = f"{self.retry_after:g}"
-        return response
 
     def _token_valid(self, token: str | None) -> str | None:
         """None when the token may call, else the SP-API `details` text."""
         if not token:
             return "missing"
-        with self._lock:
-            expiry = self.access_tokens.get(token)
+        expiry = self.access_tokens.expiry(token)
         if expiry is None:
             return "The access token you provided is revoked, malformed or invalid."
         if expiry <= time.monotonic():
@@ -372,81 +299,35 @@ class FakeAmazonServer(LocalServer):
     def _build_app(self) -> FastAPI:
         app = FastAPI(openapi_url=None, docs_url=None, redoc_url=None)
 
-        @app.middleware("http")
-        async def record(request: Request, call_next: Any) -> Any:
-            raw = await request.body()
-            try:
-                body: Any = json.loads(raw) if raw else None
-            except ValueError:
-                body = raw
-            entry = Recorded(
-                at=time.time(),
-                method=request.method,
-                path=request.url.path,
-                query=parse_qs(request.url.query),
-                headers={k.lower(): v for k, v in request.headers.items()},
-                body=body,
-            )
-            request.state.entry = entry
-            request.state.raw = raw
-            with self._lock:
-                self.requests.append(entry)
-            if self.latency:
-                await asyncio.sleep(self.latency)
-            response = await call_next(request)
-            entry.status = response.status_code
-            return response
+        self._install_recorder(app)
 
-        @app.post("/auth/o2/token")
-        async def token(request: Request) -> JSONResponse:
-            request.state.entry.operation = "token"
-            self.calls["token"] += 1
-            if not request.headers.get("content-type", "").startswith(
-                "application/x-www-form-urlencoded"
-            ):
-                return JSONResponse(
-                    {"error": "invalid_request", "error_description": "Form-encode the body."},
-                    status_code=400,
-                )
-            form = {k: v[0] for k, v in parse_qs(request.state.raw.decode()).items()}
-            if form.get("grant_type") != "refresh_token":
-                return JSONResponse(
-                    {"error": "unsupported_grant_type", "error_description": "Unsupported."},
-                    status_code=400,
-                )
+        @app.post(self.token_path)
+        async def token(request: Request) -> Response:
+            self._count(request, "token")
+            form, refused = self._refresh_form(
+                request, form_error="Form-encode the body.", grant_error="Unsupported."
+            )
+            if refused is not None:
+                return refused
             if (
                 form.get("client_id") != self.client_id
                 or form.get("client_secret") != self.client_secret
             ):
-                return JSONResponse(
-                    {
-                        "error": "invalid_client",
-                        "error_description": "Client authentication failed",
-                    },
-                    status_code=401,
+                return oauth_error(401, "invalid_client", "Client authentication failed")
+            if not self._known_refresh_token(form):
+                return oauth_error(
+                    400,
+                    "invalid_grant",
+                    "The request has an invalid grant parameter : refresh_token",
                 )
-            with self._lock:
-                known = form.get("refresh_token") in self.refresh_tokens
-            if not known:
-                return JSONResponse(
-                    {
-                        "error": "invalid_grant",
-                        "error_description": "The request has an invalid grant parameter : "
-                        "refresh_token",
-                    },
-                    status_code=400,
-                )
-            access = "Atza|" + secrets.token_urlsafe(24)
-            with self._lock:
-                self.access_tokens[access] = time.monotonic() + self.token_ttl
+            access = self.access_tokens.issue("Atza|", self.token_ttl)
             return JSONResponse(
                 {"access_token": access, "token_type": "bearer", "expires_in": self.token_ttl}
             )
 
         async def guard(request: Request, operation: str) -> Response | None:
             """What every SP-API operation checks first; a response refuses the call."""
-            request.state.entry.operation = operation
-            self.calls[operation] += 1
+            self._count(request, operation)
             details = self._token_valid(request.headers.get("x-amz-access-token"))
             failure = self._next_failure()
             if details == "missing":
@@ -466,7 +347,13 @@ class FakeAmazonServer(LocalServer):
                 return _errors(int(failure), "InternalFailure", "We encountered an internal error.")
             return None
 
-        def listing_call(request: Request, seller: str) -> tuple[str | None, Response | None]:
+        async def listing_call(
+            request: Request, operation: str, seller: str
+        ) -> tuple[str | None, Response | None]:
+            """guard(), then the one marketplace and this seller a listings call must name."""
+            refused = await guard(request, operation)
+            if refused is not None:
+                return None, refused
             ids = [
                 v
                 for raw in request.query_params.getlist("marketplaceIds")
@@ -492,10 +379,8 @@ class FakeAmazonServer(LocalServer):
         @app.put("/listings/2021-08-01/items/{seller}/{sku:path}")
         async def put_item(request: Request, seller: str, sku: str) -> Response:
             preview = request.query_params.get("mode") == "VALIDATION_PREVIEW"
-            refused = await guard(request, "previewListingsItem" if preview else "putListingsItem")
-            if refused is not None:
-                return refused
-            marketplace_id, refused = listing_call(request, seller)
+            operation = "previewListingsItem" if preview else "putListingsItem"
+            marketplace_id, refused = await listing_call(request, operation, seller)
             if refused is not None:
                 return refused
             body, refused = json_body(request)
@@ -509,10 +394,7 @@ class FakeAmazonServer(LocalServer):
 
         @app.patch("/listings/2021-08-01/items/{seller}/{sku:path}")
         async def patch_item(request: Request, seller: str, sku: str) -> Response:
-            refused = await guard(request, "patchListingsItem")
-            if refused is not None:
-                return refused
-            marketplace_id, refused = listing_call(request, seller)
+            marketplace_id, refused = await listing_call(request, "patchListingsItem", seller)
             if refused is not None:
                 return refused
             body, refused = json_body(request)
@@ -520,7 +402,7 @@ class FakeAmazonServer(LocalServer):
                 return refused
             listing = self.listings.get((self.seller_id, str(marketplace_id), sku))
             if listing is None:
-                return _errors(404, "NOT_FOUND", f"SKU '{sku}' not found in marketplace.")
+                return _not_found(sku)
             patches = body.get("patches") if isinstance(body, dict) else None
             if not body.get("productType") or not patches:
                 return self._ok(
@@ -538,37 +420,27 @@ class FakeAmazonServer(LocalServer):
                 else:
                     listing.attributes[name] = patch.get("value")
             listing.updated = time.monotonic()
-            return self._ok(
-                {"sku": sku, "status": "ACCEPTED", "submissionId": uuid.uuid4().hex, "issues": []}
-            )
+            return self._ok(_accepted(sku))
 
         @app.delete("/listings/2021-08-01/items/{seller}/{sku:path}")
         async def delete_item(request: Request, seller: str, sku: str) -> Response:
-            refused = await guard(request, "deleteListingsItem")
-            if refused is not None:
-                return refused
-            marketplace_id, refused = listing_call(request, seller)
+            marketplace_id, refused = await listing_call(request, "deleteListingsItem", seller)
             if refused is not None:
                 return refused
             with self._lock:
                 gone = self.listings.pop((self.seller_id, str(marketplace_id), sku), None)
             if gone is None:
-                return _errors(404, "NOT_FOUND", f"SKU '{sku}' not found in marketplace.")
-            return self._ok(
-                {"sku": sku, "status": "ACCEPTED", "submissionId": uuid.uuid4().hex, "issues": []}
-            )
+                return _not_found(sku)
+            return self._ok(_accepted(sku))
 
         @app.get("/listings/2021-08-01/items/{seller}/{sku:path}")
         async def get_item(request: Request, seller: str, sku: str) -> Response:
-            refused = await guard(request, "getListingsItem")
-            if refused is not None:
-                return refused
-            marketplace_id, refused = listing_call(request, seller)
+            marketplace_id, refused = await listing_call(request, "getListingsItem", seller)
             if refused is not None:
                 return refused
             listing = self.listings.get((self.seller_id, str(marketplace_id), sku))
             if listing is None:
-                return _errors(404, "NOT_FOUND", f"SKU '{sku}' not found in marketplace.")
+                return _not_found(sku)
             included = (request.query_params.get("includedData") or "summaries").split(",")
             return self._ok(self._item(listing, included))
 
@@ -589,8 +461,7 @@ class FakeAmazonServer(LocalServer):
 
         @app.put("/s3/upload/{doc_id}")
         async def upload(request: Request, doc_id: str) -> Response:
-            request.state.entry.operation = "upload"
-            self.calls["upload"] += 1
+            self._count(request, "upload")
             doc = self.documents.get(doc_id)
             if doc is None or not request.query_params.get("X-Amz-Signature"):
                 return Response("<Error><Code>AccessDenied</Code></Error>", 403)
@@ -661,8 +532,7 @@ class FakeAmazonServer(LocalServer):
 
         @app.get("/s3/download/{doc_id}")
         async def download(request: Request, doc_id: str) -> Response:
-            request.state.entry.operation = "download"
-            self.calls["download"] += 1
+            self._count(request, "download")
             doc = self.documents.get(doc_id)
             if doc is None or "report" not in doc:
                 return Response("<Error><Code>NoSuchKey</Code></Error>", 404)

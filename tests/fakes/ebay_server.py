@@ -17,23 +17,14 @@ above that many calls a second; `latency` delays every answer. State is kept in 
 
 from __future__ import annotations
 
-import asyncio
 import base64
-import json
-import secrets
-import threading
-import time
-from collections import Counter, deque
-from dataclasses import dataclass
 from typing import Any
-from urllib.parse import parse_qs
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 
-from tests.fakes.server import LocalServer
+from tests.fakes.marketplace_faults import RecordingServer, oauth_error
 
-FAILURES = ("429", "500", "503", "expired_token")
 PREFIX = "/sell/inventory/v1"
 SCOPE = "https://api.ebay.com/oauth/api_scope/sell.inventory"
 NOT_AVAILABLE = 25713
@@ -54,18 +45,6 @@ LOCALES = {"en_US", "en_GB", "de_DE", "de_AT", "de_CH", "fr_FR", "it_IT", "es_ES
 LOCALES |= {"nl_BE", "en_IE", "pl_PL", "en_AU", "en_CA"}
 
 
-@dataclass
-class Recorded:
-    at: float
-    method: str
-    path: str
-    query: dict[str, list[str]]
-    headers: dict[str, str]
-    body: Any
-    status: int = 0
-    operation: str = ""
-
-
 def _error(error_id: int, message: str, **extra: Any) -> dict[str, Any]:
     return {
         "errorId": error_id,
@@ -81,9 +60,11 @@ def _errors(status: int, error_id: int, message: str, **extra: Any) -> JSONRespo
     return JSONResponse({"errors": [_error(error_id, message, **extra)]}, status_code=status)
 
 
-class FakeEbayServer(LocalServer):
+class FakeEbayServer(RecordingServer):
     """Run with `with FakeEbayServer() as ebay:`; point the client at `ebay.base_url` and
     `ebay.token_url`."""
+
+    token_path = "/identity/v1/oauth2/token"
 
     def __init__(
         self,
@@ -100,31 +81,23 @@ class FakeEbayServer(LocalServer):
         policy_ids: tuple[str, ...] = ("PAY-1", "RET-1", "FUL-1"),
         required_aspects: dict[str, list[str]] | None = None,
     ) -> None:
-        self.client_id = client_id
-        self.client_secret = client_secret
-        self.refresh_token = refresh_token
-        self.refresh_tokens = {refresh_token}
-        self.token_ttl = token_ttl
-        self.rate_limit = rate_limit
-        self.burst = burst
-        self.retry_after = retry_after
-        self.latency = latency
+        super().__init__(
+            client_id=client_id,
+            client_secret=client_secret,
+            refresh_token=refresh_token,
+            token_ttl=token_ttl,
+            rate_limit=rate_limit,
+            burst=burst,
+            retry_after=retry_after,
+            latency=latency,
+        )
         self.location_keys = set(location_keys)
         self.policy_ids = set(policy_ids)
         self.required_aspects = required_aspects or {}
-        self.access_tokens: dict[str, float] = {}
         self.items: dict[str, dict[str, Any]] = {}  # sku -> inventory item
         self.offers: dict[str, dict[str, Any]] = {}  # offerId -> offer
-        self.calls: Counter[str] = Counter()
-        self.requests: list[Recorded] = []
-        self.throttled = 0
-        self._plan: deque[str] = deque()
-        self._tokens = float(burst)
-        self._refilled = time.monotonic()
         self._next_offer = 9_000_000_000
         self._next_listing = 110_000_000_000
-        self._lock = threading.Lock()
-        super().__init__()
         self.app = self._build_app()
 
     # ------------------------------------------------------------------------------ control
@@ -132,10 +105,6 @@ class FakeEbayServer(LocalServer):
     @property
     def base_url(self) -> str:
         return f"{self.url}{PREFIX}"
-
-    @property
-    def token_url(self) -> str:
-        return f"{self.url}/identity/v1/oauth2/token"
 
     def credentials(self, marketplace_id: str = "EBAY_DE") -> dict[str, str]:
         return {
@@ -149,45 +118,10 @@ class FakeEbayServer(LocalServer):
             "fulfillment_policy_id": "FUL-1",
         }
 
-    def plan(self, *failures: str) -> None:
-        """The next inventory calls fail once each: "429", "500", "503", "expired_token"."""
-        for failure in failures:
-            if failure not in FAILURES:
-                raise ValueError(f"unknown failure {failure!r}; one of {FAILURES}")
-        with self._lock:
-            self._plan.extend(failures)
-
-    def expire_tokens(self) -> None:
-        with self._lock:
-            for token in self.access_tokens:
-                self.access_tokens[token] = 0.0
-
-    def revoke_refresh_token(self) -> None:
-        with self._lock:
-            self.refresh_tokens.clear()
-
     def offers_for(self, sku: str) -> list[dict[str, Any]]:
         return [o for o in self.offers.values() if o["sku"] == sku]
 
-    def statuses(self, operation: str) -> list[int]:
-        return [r.status for r in self.requests if r.operation == operation]
-
     # ----------------------------------------------------------------------------- protocol
-
-    def _throttle(self) -> bool:
-        if self.rate_limit is None:
-            return False
-        with self._lock:
-            now = time.monotonic()
-            self._tokens = min(
-                float(self.burst), self._tokens + (now - self._refilled) * self.rate_limit
-            )
-            self._refilled = now
-            if self._tokens >= 1:
-                self._tokens -= 1
-                return False
-            self.throttled += 1
-            return True
 
     def _check_item(self, item: Any) -> list[dict[str, Any]]:
         if not isinstance(item, dict):
@@ -280,81 +214,35 @@ class FakeEbayServer(LocalServer):
     def _build_app(self) -> FastAPI:
         app = FastAPI(openapi_url=None, docs_url=None, redoc_url=None)
 
-        @app.middleware("http")
-        async def record(request: Request, call_next: Any) -> Any:
-            raw = await request.body()
-            try:
-                body: Any = json.loads(raw) if raw else None
-            except ValueError:
-                body = raw
-            entry = Recorded(
-                time.time(),
-                request.method,
-                request.url.path,
-                parse_qs(request.url.query),
-                {k.lower(): v for k, v in request.headers.items()},
-                body,
-            )
-            request.state.entry = entry
-            request.state.raw = raw
-            with self._lock:
-                self.requests.append(entry)
-            if self.latency:
-                await asyncio.sleep(self.latency)
-            response = await call_next(request)
-            entry.status = response.status_code
-            return response
+        self._install_recorder(app)
 
-        @app.post("/identity/v1/oauth2/token")
-        async def token(request: Request) -> JSONResponse:
-            request.state.entry.operation = "token"
-            self.calls["token"] += 1
+        @app.post(self.token_path)
+        async def token(request: Request) -> Response:
+            self._count(request, "token")
             expected = base64.b64encode(f"{self.client_id}:{self.client_secret}".encode()).decode()
             if request.headers.get("authorization") != f"Basic {expected}":
-                return JSONResponse(
-                    {
-                        "error": "invalid_client",
-                        "error_description": "client authentication failed",
-                    },
-                    status_code=401,
-                )
-            if not request.headers.get("content-type", "").startswith(
-                "application/x-www-form-urlencoded"
-            ):
-                return JSONResponse(
-                    {"error": "invalid_request", "error_description": "Unsupported content type"},
-                    status_code=400,
-                )
-            form = {k: v[0] for k, v in parse_qs(request.state.raw.decode()).items()}
-            if form.get("grant_type") != "refresh_token":
-                return JSONResponse(
-                    {"error": "unsupported_grant_type", "error_description": "grant type"},
-                    status_code=400,
-                )
-            with self._lock:
-                known = form.get("refresh_token") in self.refresh_tokens
-            if not known:
-                return JSONResponse(
-                    {
-                        "error": "invalid_grant",
-                        "error_description": "the provided authorization refresh token is "
-                        "invalid or was issued to another client",
-                    },
-                    status_code=400,
+                return oauth_error(401, "invalid_client", "client authentication failed")
+            form, refused = self._refresh_form(
+                request, form_error="Unsupported content type", grant_error="grant type"
+            )
+            if refused is not None:
+                return refused
+            if not self._known_refresh_token(form):
+                return oauth_error(
+                    400,
+                    "invalid_grant",
+                    "the provided authorization refresh token is invalid or was issued to "
+                    "another client",
                 )
             scopes = set(form.get("scope", "").split())
             if not scopes or not scopes <= {SCOPE}:
-                return JSONResponse(
-                    {
-                        "error": "invalid_scope",
-                        "error_description": "The requested scope is invalid, unknown, "
-                        "malformed, or exceeds the scope granted to the client",
-                    },
-                    status_code=400,
+                return oauth_error(
+                    400,
+                    "invalid_scope",
+                    "The requested scope is invalid, unknown, malformed, or exceeds the scope "
+                    "granted to the client",
                 )
-            access = "v^1.1#i^1#p^3#" + secrets.token_urlsafe(24)
-            with self._lock:
-                self.access_tokens[access] = time.monotonic() + self.token_ttl
+            access = self.access_tokens.issue("v^1.1#i^1#p^3#", self.token_ttl)
             return JSONResponse(
                 {
                     "access_token": access,
@@ -366,16 +254,12 @@ class FakeEbayServer(LocalServer):
         async def guard(
             request: Request, operation: str, *, language: bool = False, body: bool = False
         ) -> Response | None:
-            request.state.entry.operation = operation
-            self.calls[operation] += 1
+            self._count(request, operation)
             header = request.headers.get("authorization", "")
-            with self._lock:
-                expiry = self.access_tokens.get(header.removeprefix("Bearer "))
-                failure = self._plan.popleft() if self._plan else None
+            failure = self._next_failure()
             if (
                 not header.startswith("Bearer ")
-                or expiry is None
-                or expiry <= time.monotonic()
+                or not self.access_tokens.live(header.removeprefix("Bearer "))
                 or failure == "expired_token"
             ):
                 return JSONResponse(
@@ -394,23 +278,22 @@ class FakeEbayServer(LocalServer):
                     status_code=401,
                 )
             if failure == "429" or self._throttle():
-                response = JSONResponse(
-                    {
-                        "errors": [
-                            {
-                                "errorId": 2001,
-                                "domain": "ACCESS",
-                                "category": "REQUEST",
-                                "message": "Too many requests. The request limit has been "
-                                "reached for the resource.",
-                            }
-                        ]
-                    },
-                    status_code=429,
+                return self._with_retry_after(
+                    JSONResponse(
+                        {
+                            "errors": [
+                                {
+                                    "errorId": 2001,
+                                    "domain": "ACCESS",
+                                    "category": "REQUEST",
+                                    "message": "Too many requests. The request limit has been "
+                                    "reached for the resource.",
+                                }
+                            ]
+                        },
+                        status_code=429,
+                    )
                 )
-                if self.retry_after is not None:
-                    response.headers["Retry-After"] = f"{self.retry_after:g}"
-                return response
             if failure in ("500", "503"):
                 return _errors(
                     int(failure), 25001, "A system error has occurred.", category="APPLICATION"
@@ -425,7 +308,13 @@ class FakeEbayServer(LocalServer):
                 return _errors(400, 2004, "Could not serialize the request body.")
             return None
 
-        def bulk(request: Request) -> tuple[list[Any], Response | None]:
+        async def bulk(
+            request: Request, operation: str, *, language: bool = False
+        ) -> tuple[list[Any], Response | None]:
+            """guard() a bulk call (a JSON body), then its 1 to 25 requests."""
+            refused = await guard(request, operation, language=language, body=True)
+            if refused is not None:
+                return [], refused
             requests = request.state.entry.body.get("requests")
             if not isinstance(requests, list) or not requests:
                 return [], _errors(400, 25709, "requests is required.")
@@ -439,12 +328,8 @@ class FakeEbayServer(LocalServer):
 
         @app.post(f"{PREFIX}/bulk_create_or_replace_inventory_item")
         async def bulk_items(request: Request) -> Response:
-            refused = await guard(
-                request, "bulkCreateOrReplaceInventoryItem", language=True, body=True
-            )
-            if refused is not None:
-                return refused
-            requests, refused = bulk(request)
+            operation = "bulkCreateOrReplaceInventoryItem"
+            requests, refused = await bulk(request, operation, language=True)
             if refused is not None:
                 return refused
             answers = []
@@ -464,10 +349,7 @@ class FakeEbayServer(LocalServer):
 
         @app.post(f"{PREFIX}/bulk_create_offer")
         async def bulk_offers(request: Request) -> Response:
-            refused = await guard(request, "bulkCreateOffer", language=True, body=True)
-            if refused is not None:
-                return refused
-            requests, refused = bulk(request)
+            requests, refused = await bulk(request, "bulkCreateOffer", language=True)
             if refused is not None:
                 return refused
             if len({str(r.get("marketplaceId")) for r in requests}) != 1:
@@ -534,10 +416,7 @@ class FakeEbayServer(LocalServer):
 
         @app.post(f"{PREFIX}/bulk_publish_offer")
         async def bulk_publish(request: Request) -> Response:
-            refused = await guard(request, "bulkPublishOffer", body=True)
-            if refused is not None:
-                return refused
-            requests, refused = bulk(request)
+            requests, refused = await bulk(request, "bulkPublishOffer")
             if refused is not None:
                 return refused
             answers = []
@@ -601,10 +480,7 @@ class FakeEbayServer(LocalServer):
 
         @app.post(f"{PREFIX}/bulk_update_price_quantity")
         async def bulk_price_quantity(request: Request) -> Response:
-            refused = await guard(request, "bulkUpdatePriceQuantity", body=True)
-            if refused is not None:
-                return refused
-            requests, refused = bulk(request)
+            requests, refused = await bulk(request, "bulkUpdatePriceQuantity")
             if refused is not None:
                 return refused
             answers = []
