@@ -44,12 +44,10 @@ from listingflow.integrations.marketplaces.allegro_offers import (
     error_text,
     export_file,
     field_for,
-    gather_results,
     issues_from,
     local_issues,
     money,
     offer_body,
-    response_json,
 )
 from listingflow.integrations.marketplaces.base import (
     ConnectionBrokenError,
@@ -63,7 +61,14 @@ from listingflow.integrations.marketplaces.base import (
     Severity,
     TokenStore,
 )
+from listingflow.integrations.marketplaces.common import (
+    KeyedLocks,
+    missing_credentials,
+    publish_concurrently,
+    response_json,
+)
 from listingflow.integrations.marketplaces.http import (
+    AccessTokenCache,
     MarketplaceHTTP,
     OutcomeUnknownError,
     parse_retry_after,
@@ -147,17 +152,26 @@ class AllegroClient:
         digest = hashlib.sha256(refresh_token.encode()).hexdigest()[:16]
         self.account = account or f"{client_id}:{digest}"
         self._refresh_key = f"allegro:{self.account}:refresh_token"
-        self._access_key = f"allegro:{self.account}:access_token"
+        # The access token is also held in this process for a minute after reading it from the
+        # store (the store may be a shared cache: no round trip per request).
+        self.tokens = AccessTokenCache(
+            token_store,
+            f"allegro:{self.account}:access_token",
+            self._exchange,
+            margin=ACCESS_TOKEN_MARGIN,
+            hold=ACCESS_TOKEN_MARGIN,
+        )
         self.http = MarketplaceHTTP(
             MARKETPLACE, base_url, rate=rate, burst=burst, client=http_client, **http_options
         )
-        self._token_lock = asyncio.Lock()
-        self._access: str | None = None
-        self._access_expires = 0.0
         self._gate = asyncio.Semaphore(concurrency)
-        self._sku_locks: dict[str, asyncio.Lock] = {}
+        self._lock_for: KeyedLocks[str] = KeyedLocks()
         self._offer_ids: dict[str, str] = {}
-        self.refreshes = 0  # token refreshes made by this client (tests, metrics)
+
+    @property
+    def refreshes(self) -> int:
+        """Token refreshes made by this client (tests, metrics)."""
+        return self.tokens.exchanges
 
     async def aclose(self) -> None:
         await self.http.aclose()
@@ -167,35 +181,11 @@ class AllegroClient:
     async def _refresh_token(self) -> str:
         return await self.store.get(self._refresh_key) or self._initial_refresh
 
-    async def _access_token(self) -> str:
-        if self._access and time.monotonic() < self._access_expires:
-            return self._access
-        async with self._token_lock:
-            if self._access and time.monotonic() < self._access_expires:
-                return self._access
-            stored = await self.store.get(self._access_key)
-            if stored:
-                self._access = stored
-                self._access_expires = time.monotonic() + ACCESS_TOKEN_MARGIN
-                return stored
-            return await self._refresh()
-
-    async def _on_unauthorized(self, stale: str | None) -> None:
-        async with self._token_lock:
-            if self._access and self._access != stale and time.monotonic() < self._access_expires:
-                return  # someone refreshed while this request was out
-            stored = await self.store.get(self._access_key)
-            if stored and stored != stale:
-                self._access = stored
-                self._access_expires = time.monotonic() + ACCESS_TOKEN_MARGIN
-                return
-            await self._refresh()
-
-    async def _refresh(self) -> str:
+    async def _exchange(self) -> tuple[str, float]:
         """Exchange the refresh token; store the rotated one before anything else happens.
 
-        Runs under the token lock. If Allegro says invalid_grant but the store now holds a
-        different refresh token, another process rotated it first: use that one.
+        Runs under the token cache's lock. If Allegro says invalid_grant but the store now holds
+        a different refresh token, another process rotated it first: use that one.
         """
         used = await self._refresh_token()
         for _ in range(2):
@@ -210,13 +200,8 @@ class AllegroClient:
                 tokens = tokens_from(response.json())
                 if tokens.refresh_token:
                     await self.store.set(self._refresh_key, tokens.refresh_token)
-                ttl = max(1.0, tokens.expires_in - ACCESS_TOKEN_MARGIN)
-                await self.store.set(self._access_key, tokens.access_token, ttl=ttl)
-                self._access = tokens.access_token
-                self._access_expires = time.monotonic() + ttl
-                self.refreshes += 1
                 log.info("allegro.token_refreshed", account=self.client_id)
-                return tokens.access_token
+                return tokens.access_token, tokens.expires_in
             body = response_json(response)
             error = str(body.get("error") or "") if isinstance(body, dict) else ""
             if error == "invalid_grant":
@@ -245,16 +230,7 @@ class AllegroClient:
         params: Mapping[str, Any] | None = None,
         idempotent: bool = True,
     ) -> httpx.Response:
-        used: list[str] = []
-
-        async def auth(request: httpx.Request) -> None:
-            token = await self._access_token()
-            used.append(token)
-            request.headers["Authorization"] = f"Bearer {token}"
-
-        async def refresh() -> None:
-            await self._on_unauthorized(used[-1] if used else None)
-
+        auth, refresh = self.tokens.hooks("Authorization", "Bearer ")
         headers = {"Accept": MEDIA_TYPE, "Accept-Language": self.accept_language}
         if json_body is not None:
             headers["Content-Type"] = MEDIA_TYPE
@@ -283,12 +259,6 @@ class AllegroClient:
                 status=response.status_code,
             )
         return response
-
-    def _lock_for(self, sku: str) -> asyncio.Lock:
-        lock = self._sku_locks.get(sku)
-        if lock is None:
-            lock = self._sku_locks[sku] = asyncio.Lock()
-        return lock
 
     async def find_offer_id(self, sku: str) -> str | None:
         """The id of the offer carrying our SKU as external.id, if Allegro has one."""
@@ -492,15 +462,8 @@ class AllegroClient:
         )
 
     async def publish_many(self, offers: Sequence[Offer]) -> list[PublishResult]:
-        """Every offer concurrently under the account's token bucket; results in order.
-
-        A refused offer is a REJECTED result; a dead connection raises ConnectionBrokenError and
-        a transient failure raises RetryableError (publishing again is safe: idempotent by SKU).
-        """
-        outcomes = await asyncio.gather(
-            *(self.publish(offer) for offer in offers), return_exceptions=True
-        )
-        return gather_results(offers, outcomes)
+        """Every offer concurrently under the account's token bucket (publish_concurrently)."""
+        return await publish_concurrently(self.publish, offers, marketplace=MARKETPLACE)
 
     async def update_price_stock(
         self,
@@ -621,7 +584,7 @@ def create_client(
 
     `options` go to AllegroClient (accept_language, concurrency, account, attempts, backoff...).
     """
-    missing = [name for name in CREDENTIAL_FIELDS if not credentials.get(name)]
+    missing = missing_credentials(credentials, CREDENTIAL_FIELDS)
     if missing:
         raise PermanentError(
             f"allegro: credentials lack {', '.join(missing)}", marketplace=MARKETPLACE

@@ -15,8 +15,9 @@ from typing import Any
 
 import httpx
 
-from listingflow.integrations.marketplaces.allegro_offers import error_text, response_json
+from listingflow.integrations.marketplaces.allegro_offers import error_text
 from listingflow.integrations.marketplaces.base import PermanentError, RetryableError
+from listingflow.integrations.marketplaces.common import response_json
 from listingflow.integrations.marketplaces.http import parse_retry_after
 
 MARKETPLACE = "allegro"

@@ -13,7 +13,7 @@ import hashlib
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Any
-from urllib.parse import quote, urlencode
+from urllib.parse import quote
 
 import httpx
 import structlog
@@ -43,10 +43,12 @@ from listingflow.integrations.marketplaces.base import (
     Severity,
     TokenStore,
 )
+from listingflow.integrations.marketplaces.common import missing_credentials
 from listingflow.integrations.marketplaces.http import (
     AccessTokenCache,
     MarketplaceHTTP,
     TokenBucket,
+    token_grant,
 )
 
 __all__ = [
@@ -184,39 +186,24 @@ class AmazonClient:
     async def _exchange(self) -> tuple[str, float]:
         """LWA: trade the refresh token for an access token (form-encoded POST)."""
         refresh_token = await self._token_store.get(self._refresh_key) or self._refresh_token
-        form = urlencode(
+        body = await token_grant(
+            self._http["listings"],
+            self._auth_url,
             {
                 "grant_type": "refresh_token",
                 "refresh_token": refresh_token,
                 "client_id": self._client_id,
                 "client_secret": self._client_secret,
-            }
-        ).encode()
-        response = await self._http["listings"].request(
-            "POST",
-            self._auth_url,
-            content=form,
+            },
             headers={"Content-Type": "application/x-www-form-urlencoded;charset=UTF-8"},
-            rate_limited=False,
+            broken=("invalid_grant", "invalid_client", "unauthorized_client"),
+            refused="Login with Amazon refused the token request",
         )
-        body = _json(response)
-        if response.status_code == 200 and isinstance(body, dict) and body.get("access_token"):
-            rotated = body.get("refresh_token")
-            if rotated and rotated != refresh_token:
-                await self._token_store.set(self._refresh_key, str(rotated))
-            log.info("amazon.token_exchanged", seller_id=self.seller_id)
-            return str(body["access_token"]), float(body.get("expires_in") or 3600)
-        error = body.get("error") if isinstance(body, dict) else None
-        detail = body.get("error_description") if isinstance(body, dict) else None
-        if error in ("invalid_grant", "invalid_client", "unauthorized_client"):
-            log.warning("amazon.connection_broken", seller_id=self.seller_id, error=error)
-            raise ConnectionBrokenError(MARKETPLACE, str(detail or error))
-        raise PermanentError(
-            f"Login with Amazon refused the token request ({response.status_code}: "
-            f"{error or 'no error code'})",
-            marketplace=MARKETPLACE,
-            status=response.status_code,
-        )
+        rotated = body.get("refresh_token")
+        if rotated and rotated != refresh_token:
+            await self._token_store.set(self._refresh_key, str(rotated))
+        log.info("amazon.token_exchanged", seller_id=self.seller_id)
+        return str(body["access_token"]), float(body.get("expires_in") or 3600)
 
     async def _call(
         self,
@@ -227,16 +214,7 @@ class AmazonClient:
         json_body: Any = None,
         params: Mapping[str, Any] | None = None,
     ) -> httpx.Response:
-        used: list[str] = []
-
-        async def auth(request: httpx.Request) -> None:
-            token = await self.tokens.get()
-            used.append(token)
-            request.headers["x-amz-access-token"] = token
-
-        async def refresh() -> None:
-            await self.tokens.refresh(used[-1] if used else None)
-
+        auth, refresh = self.tokens.hooks("x-amz-access-token")
         response = await self._http[operation].request(
             method,
             path,
@@ -549,7 +527,7 @@ def create_client(
     `rate` replaces every operation's documented plan with one rate (tests, special plans);
     `feed_threshold` is the batch size from which publish_many uses the Feeds API.
     """
-    missing = [f for f in REQUIRED_FIELDS if not str(credentials.get(f) or "").strip()]
+    missing = missing_credentials(credentials, REQUIRED_FIELDS)
     if missing:
         raise ValueError(f"Amazon credentials need {', '.join(missing)}")
     market = resolve_marketplace(

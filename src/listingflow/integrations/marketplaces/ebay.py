@@ -15,13 +15,12 @@ import hashlib
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Any
-from urllib.parse import quote, urlencode
+from urllib.parse import quote
 
 import httpx
 import structlog
 
 from listingflow.integrations.marketplaces.base import (
-    ConnectionBrokenError,
     Issue,
     Offer,
     PermanentError,
@@ -30,6 +29,7 @@ from listingflow.integrations.marketplaces.base import (
     Severity,
     TokenStore,
 )
+from listingflow.integrations.marketplaces.common import missing_credentials
 from listingflow.integrations.marketplaces.ebay_items import (
     EXPORT_FILENAME,
     EXPORT_MEDIA_TYPE,
@@ -49,6 +49,7 @@ from listingflow.integrations.marketplaces.ebay_items import (
 from listingflow.integrations.marketplaces.http import (
     AccessTokenCache,
     MarketplaceHTTP,
+    token_grant,
 )
 
 __all__ = [
@@ -146,37 +147,23 @@ class EbayClient:
     async def _exchange(self) -> tuple[str, float]:
         """OAuth refresh_token grant with the app's Basic credentials and the same scopes."""
         basic = base64.b64encode(f"{self._client_id}:{self._client_secret}".encode()).decode()
-        form = urlencode(
+        body = await token_grant(
+            self.http,
+            self._auth_url,
             {
                 "grant_type": "refresh_token",
                 "refresh_token": self._refresh_token,
                 "scope": self._scopes,
-            }
-        ).encode()
-        response = await self.http.request(
-            "POST",
-            self._auth_url,
-            content=form,
+            },
             headers={
                 "Authorization": f"Basic {basic}",
                 "Content-Type": "application/x-www-form-urlencoded",
             },
-            rate_limited=False,
+            broken=("invalid_grant", "invalid_client", "unauthorized_client", "invalid_scope"),
+            refused="eBay refused the token request",
         )
-        body = _json(response)
-        if response.status_code == 200 and isinstance(body, dict) and body.get("access_token"):
-            log.info("ebay.token_exchanged", marketplace_id=self.market.id)
-            return str(body["access_token"]), float(body.get("expires_in") or 7200)
-        error = body.get("error") if isinstance(body, dict) else None
-        detail = body.get("error_description") if isinstance(body, dict) else None
-        if error in ("invalid_grant", "invalid_client", "unauthorized_client", "invalid_scope"):
-            log.warning("ebay.connection_broken", error=error)
-            raise ConnectionBrokenError(MARKETPLACE, str(detail or error))
-        raise PermanentError(
-            f"eBay refused the token request ({response.status_code}: {error or 'no code'})",
-            marketplace=MARKETPLACE,
-            status=response.status_code,
-        )
+        log.info("ebay.token_exchanged", marketplace_id=self.market.id)
+        return str(body["access_token"]), float(body.get("expires_in") or 7200)
 
     async def _call(
         self,
@@ -186,16 +173,7 @@ class EbayClient:
         json_body: Any = None,
         params: Mapping[str, Any] | None = None,
     ) -> httpx.Response:
-        used: list[str] = []
-
-        async def auth(request: httpx.Request) -> None:
-            token = await self.tokens.get()
-            used.append(token)
-            request.headers["Authorization"] = f"Bearer {token}"
-
-        async def refresh() -> None:
-            await self.tokens.refresh(used[-1] if used else None)
-
+        auth, refresh = self.tokens.hooks("Authorization", "Bearer ")
         response = await self.http.request(
             method,
             path,
@@ -560,7 +538,7 @@ def create_client(
 ) -> EbayClient:
     """An EbayClient for one connection's credentials (see CREDENTIAL_FIELDS); `base_url` is the
     Inventory API root (…/sell/inventory/v1), `auth_url` the full token endpoint."""
-    missing = [f for f in CREDENTIAL_FIELDS if not str(credentials.get(f) or "").strip()]
+    missing = missing_credentials(credentials, CREDENTIAL_FIELDS)
     if missing:
         raise ValueError(f"eBay credentials need {', '.join(missing)}")
     scopes = str(credentials.get("scopes") or "").split() or list(SCOPES)

@@ -13,14 +13,20 @@ import asyncio
 import email.utils
 import json
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Collection, Mapping
 from typing import Any
+from urllib.parse import urlencode
 
 import httpx
 import stamina
 import structlog
 
-from listingflow.integrations.marketplaces.base import RetryableError, TokenStore
+from listingflow.integrations.marketplaces.base import (
+    ConnectionBrokenError,
+    PermanentError,
+    RetryableError,
+    TokenStore,
+)
 
 log = structlog.get_logger()
 
@@ -242,6 +248,46 @@ class MarketplaceHTTP:
         raise AssertionError("stamina ends by returning or raising")  # pragma: no cover
 
 
+async def token_grant(
+    http: MarketplaceHTTP,
+    url: str,
+    form: Mapping[str, str],
+    *,
+    headers: Mapping[str, str],
+    broken: Collection[str],
+    refused: str,
+) -> dict[str, Any]:
+    """POST a form-encoded grant to an OAuth token endpoint (with the usual retries); the
+    answer when it carries an access token.
+
+    An error code in `broken` (the refresh token or the app is no longer accepted) raises
+    ConnectionBrokenError; any other refusal PermanentError, "`refused` (status: code)".
+    """
+    response = await http.request(
+        "POST",
+        url,
+        content=urlencode(form).encode(),
+        headers=headers,
+        rate_limited=False,
+    )
+    try:
+        body = response.json() if response.content else {}
+    except ValueError:
+        body = None
+    if response.status_code == 200 and isinstance(body, dict) and body.get("access_token"):
+        return body
+    error = body.get("error") if isinstance(body, dict) else None
+    detail = body.get("error_description") if isinstance(body, dict) else None
+    if error in broken:
+        log.warning("marketplace.connection_broken", marketplace=http.marketplace, error=error)
+        raise ConnectionBrokenError(http.marketplace, str(detail or error))
+    raise PermanentError(
+        f"{refused} ({response.status_code}: {error or 'no error code'})",
+        marketplace=http.marketplace,
+        status=response.status_code,
+    )
+
+
 TokenExchange = Callable[[], Awaitable[tuple[str, float]]]
 
 
@@ -251,25 +297,49 @@ class AccessTokenCache:
 
     `exchange()` returns (access_token, expires_in seconds) and raises ConnectionBrokenError for
     a dead refresh token. The token is kept until shortly before it expires (`margin` seconds, at
-    most a tenth of its life), so a request never starts with a token about to lapse.
+    most a tenth of its life), so a request never starts with a token about to lapse. With
+    `hold` seconds, a token is also kept in this process (at most that long after reading it
+    from the store; until its stored expiry after an exchange), sparing the store a read per
+    request.
     """
 
     def __init__(
-        self, store: TokenStore, key: str, exchange: TokenExchange, *, margin: float = 60.0
+        self,
+        store: TokenStore,
+        key: str,
+        exchange: TokenExchange,
+        *,
+        margin: float = 60.0,
+        hold: float = 0.0,
     ) -> None:
         self.store = store
         self.key = key
         self._exchange = exchange
         self.margin = margin
+        self.hold = hold
         self._lock = asyncio.Lock()
+        self._held: str | None = None
+        self._held_until = 0.0
         self.exchanges = 0  # token requests made by this cache (for tests and metrics)
 
-    async def get(self) -> str:
+    def _kept(self) -> str | None:
+        return self._held if self._held and time.monotonic() < self._held_until else None
+
+    def _keep(self, token: str, seconds: float) -> str:
+        if self.hold:
+            self._held, self._held_until = token, time.monotonic() + seconds
+        return token
+
+    async def _stored(self) -> str | None:
         token = await self.store.get(self.key)
+        return self._keep(token, self.hold) if token else None
+
+    async def get(self) -> str:
+        token = self._kept() or await self._stored()
         if token:
             return token
         async with self._lock:
-            token = await self.store.get(self.key)
+            token = self._kept() or await self._stored()
             if token:
                 return token
             return await self._renew()
@@ -278,14 +348,34 @@ class AccessTokenCache:
         """A call was refused with `stale`: exchange again unless someone already did.
         Without `stale`, always exchange (proving the credentials work)."""
         async with self._lock:
-            current = await self.store.get(self.key)
-            if stale is not None and current and current != stale:
-                return current
+            if stale is not None:
+                kept = self._kept()
+                if kept and kept != stale:
+                    return kept
+                current = await self._stored()
+                if current and current != stale:
+                    return current
             return await self._renew()
+
+    def hooks(self, header: str, scheme: str = "") -> tuple[AuthHook, RefreshHook]:
+        """MarketplaceHTTP.request's `auth` and `on_unauthorized` for one request: the current
+        token in `header` (after `scheme`, e.g. "Bearer "), and after a refusal one refresh
+        that names the token that was refused."""
+        used: list[str] = []
+
+        async def auth(request: httpx.Request) -> None:
+            token = await self.get()
+            used.append(token)
+            request.headers[header] = f"{scheme}{token}"
+
+        async def refresh() -> None:
+            await self.refresh(used[-1] if used else None)
+
+        return auth, refresh
 
     async def _renew(self) -> str:
         self.exchanges += 1
         token, expires_in = await self._exchange()
         ttl = max(0.5, expires_in - min(self.margin, expires_in / 10))
         await self.store.set(self.key, token, ttl=ttl)
-        return token
+        return self._keep(token, ttl)

@@ -31,6 +31,12 @@ from listingflow.integrations.marketplaces.base import (
     Severity,
     TokenStore,
 )
+from listingflow.integrations.marketplaces.common import (
+    KeyedLocks,
+    missing_credentials,
+    publish_concurrently,
+    response_json,
+)
 from listingflow.integrations.marketplaces.http import MarketplaceHTTP, OutcomeUnknownError
 from listingflow.integrations.marketplaces.kaufland_data import (
     DEFAULT_HANDLING_TIME,
@@ -41,7 +47,6 @@ from listingflow.integrations.marketplaces.kaufland_data import (
     error_text,
     export_file,
     field_for,
-    gather_results,
     issues_from,
     local_issues,
     offer_ean,
@@ -49,7 +54,6 @@ from listingflow.integrations.marketplaces.kaufland_data import (
     patch_body,
     product_attributes,
     product_data_body,
-    response_json,
     sign,
     to_cents,
     unit_body,
@@ -128,7 +132,7 @@ class KauflandClient:
             **http_options,
         )
         self._gate = asyncio.Semaphore(concurrency)
-        self._sku_locks: dict[tuple[str, str], asyncio.Lock] = {}
+        self._lock_for: KeyedLocks[tuple[str, str]] = KeyedLocks()
         # what we know of our units: (sku, storefront) -> id_unit, ean, condition
         self._units: dict[tuple[str, str], dict[str, Any]] = {}
 
@@ -175,12 +179,6 @@ class KauflandClient:
                 status=403,
             )
         return response
-
-    def _lock_for(self, key: tuple[str, str]) -> asyncio.Lock:
-        lock = self._sku_locks.get(key)
-        if lock is None:
-            lock = self._sku_locks[key] = asyncio.Lock()
-        return lock
 
     async def find_unit(self, sku: str, storefront: str) -> dict[str, Any] | None:
         """Our unit for the SKU on the storefront (`GET /units?id_offer=`), if there is one."""
@@ -368,15 +366,8 @@ class KauflandClient:
         )
 
     async def publish_many(self, offers: Sequence[Offer]) -> list[PublishResult]:
-        """Every offer concurrently under the account's token bucket; results in order.
-
-        A refused offer is a REJECTED result; a dead connection raises ConnectionBrokenError and
-        a transient failure raises RetryableError (publishing again is safe: idempotent by SKU).
-        """
-        outcomes = await asyncio.gather(
-            *(self.publish(offer) for offer in offers), return_exceptions=True
-        )
-        return gather_results(offers, outcomes)
+        """Every offer concurrently under the account's token bucket (publish_concurrently)."""
+        return await publish_concurrently(self.publish, offers, marketplace=MARKETPLACE)
 
     async def update_price_stock(
         self,
@@ -478,7 +469,7 @@ def create_client(
     (handling_time, concurrency, user_agent, attempts, backoff ...).
     """
     del sandbox, auth_url
-    missing = [name for name in ("client_key", "secret_key") if not credentials.get(name)]
+    missing = missing_credentials(credentials, ("client_key", "secret_key"))
     if missing:
         raise PermanentError(
             f"kaufland: credentials lack {', '.join(missing)}", marketplace=MARKETPLACE

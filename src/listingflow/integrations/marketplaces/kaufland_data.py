@@ -17,18 +17,9 @@ from typing import Any
 
 import httpx
 
-from listingflow.integrations.marketplaces.base import (
-    ConnectionBrokenError,
-    Issue,
-    MarketplaceError,
-    Offer,
-    PermanentError,
-    PublishResult,
-    PublishStatus,
-    RetryableError,
-    Severity,
-)
-from listingflow.rules.markup import escape, looks_like_html, sanitize, to_blocks
+from listingflow.integrations.marketplaces import common
+from listingflow.integrations.marketplaces.base import Issue, Offer, PermanentError, Severity
+from listingflow.integrations.marketplaces.common import response_json
 from listingflow.rules.rulebooks import RULEBOOKS
 
 MARKETPLACE = "kaufland"
@@ -104,26 +95,7 @@ def unit_condition(offer: Offer) -> str:
 
 def description_html(description: str, bullets: Sequence[str] = ()) -> str:
     """Kaufland takes HTML descriptions: the allowed tags only, plain text as paragraphs."""
-    if looks_like_html(description):
-        body = sanitize(description, _DESCRIPTION_TAGS)
-    else:
-        pieces: list[str] = []
-        items: list[str] = []
-        for block in to_blocks(description):
-            if block.kind == "item":
-                items.append(f"<li>{escape(block.text)}</li>")
-                continue
-            if items:
-                pieces.append("<ul>" + "".join(items) + "</ul>")
-                items = []
-            tag = "h3" if block.kind == "heading" else "p"
-            pieces.append(f"<{tag}>{escape(block.text)}</{tag}>")
-        if items:
-            pieces.append("<ul>" + "".join(items) + "</ul>")
-        body = "".join(pieces)
-    if bullets:
-        body += "<ul>" + "".join(f"<li>{escape(b)}</li>" for b in bullets if b.strip()) + "</ul>"
-    return sanitize(body, _DESCRIPTION_TAGS)
+    return common.description_html(description, bullets, tags=_DESCRIPTION_TAGS, heading="h3")
 
 
 def _values(value: Any) -> list[str]:
@@ -301,42 +273,9 @@ def issues_from(body: Any, status: int | None = None) -> list[Issue]:
     return issues
 
 
-def response_json(response: httpx.Response) -> Any:
-    try:
-        return response.json()
-    except ValueError:
-        return {}
-
-
 def error_text(response: httpx.Response) -> str:
     issues = issues_from(response_json(response), response.status_code)
     return "; ".join(i.message for i in issues) if issues else response.text[:300]
-
-
-def gather_results(offers: Sequence[Offer], outcomes: Sequence[Any]) -> list[PublishResult]:
-    broken = next((o for o in outcomes if isinstance(o, ConnectionBrokenError)), None)
-    if broken is not None:
-        raise broken
-    retry = next((o for o in outcomes if isinstance(o, RetryableError)), None)
-    if retry is not None:
-        raise retry
-    results: list[PublishResult] = []
-    for offer, outcome in zip(offers, outcomes, strict=True):
-        if isinstance(outcome, MarketplaceError):
-            results.append(
-                PublishResult(
-                    offer.sku,
-                    PublishStatus.REJECTED,
-                    http_status=outcome.status,
-                    issues=outcome.issues
-                    or [Issue("kaufland.refused", "offer", Severity.ERROR, outcome.message)],
-                )
-            )
-        elif isinstance(outcome, BaseException):
-            raise outcome
-        else:
-            results.append(outcome)
-    return results
 
 
 # ------------------------------------------------------------------------------ the CSV file
