@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Callable, Iterator
 from decimal import Decimal
 from typing import Any
 
 import pytest
 from tests.fakes.allegro_server import MEDIA_TYPE, FakeAllegroServer
+from tests.integrations.marketplaces.conftest import publish_despite_faults
 
 from listingflow.integrations.marketplaces import allegro
 from listingflow.integrations.marketplaces.allegro import (
@@ -22,6 +23,7 @@ from listingflow.integrations.marketplaces.allegro import (
 )
 from listingflow.integrations.marketplaces.base import (
     ConnectionBrokenError,
+    MarketplaceClient,
     MemoryTokenStore,
     Offer,
     PublishStatus,
@@ -54,10 +56,9 @@ def server() -> Iterator[FakeAllegroServer]:
 
 
 @pytest.fixture
-async def make_client(
-    server: FakeAllegroServer,
-) -> AsyncIterator[Callable[..., AllegroClient]]:
-    clients: list[AllegroClient] = []
+def make_client(
+    server: FakeAllegroServer, opened: list[MarketplaceClient]
+) -> Callable[..., AllegroClient]:
 
     def make(
         store: MemoryTokenStore | None = None, refresh_token: str | None = None, **options: Any
@@ -76,12 +77,10 @@ async def make_client(
             "max_retry_wait": 3.0,
         } | options
         client = create_client(credentials, token_store=store or MemoryTokenStore(), **settings)
-        clients.append(client)
+        opened.append(client)
         return client
 
-    yield make
-    for client in clients:
-        await client.aclose()
+    return make
 
 
 # ------------------------------------------------------------------------------ OAuth
@@ -429,17 +428,9 @@ async def test_lost_create_response_does_not_duplicate(
 async def test_thousand_offers_concurrently_without_duplicates(
     server: FakeAllegroServer, make_client: Callable[..., AllegroClient]
 ) -> None:
-    server.faults.rate_limit = 600
-    server.faults.retry_after = 0.2
-    server.plan("429", "500", "500_after", match="POST /sale/product-offers")
-    client = make_client(rate=500.0, concurrency=8)
     offers = [make_offer(n) for n in range(1000, 2000)]
-    results = await client.publish_many(offers)
-    assert [r.sku for r in results] == [o.sku for o in offers]
-    assert all(r.status is PublishStatus.PUBLISHED for r in results)
-    counts = server.skus()
-    assert len(counts) == 1000 and set(counts.values()) == {1}
-    assert len({r.remote_id for r in results}) == 1000
+    client = make_client(rate=500.0, concurrency=8)
+    await publish_despite_faults(server, client, offers, match="POST /sale/product-offers")
 
 
 def test_export_file_is_the_request_bodies() -> None:

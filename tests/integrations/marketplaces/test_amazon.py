@@ -5,17 +5,19 @@ from __future__ import annotations
 import asyncio
 import json
 import socket
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Callable, Iterator
 from decimal import Decimal
 from typing import Any
 
 import pytest
 from tests.fakes.amazon_server import FakeAmazonServer, ean_ok
+from tests.integrations.marketplaces.conftest import ean13
 
 from listingflow.integrations.marketplaces import amazon
 from listingflow.integrations.marketplaces.amazon import AmazonClient, create_client
 from listingflow.integrations.marketplaces.base import (
     ConnectionBrokenError,
+    MarketplaceClient,
     MemoryTokenStore,
     Offer,
     PermanentError,
@@ -25,13 +27,6 @@ from listingflow.integrations.marketplaces.base import (
 )
 
 DE = "A1PA6795UKMFR9"
-
-
-def ean13(n: int) -> str:
-    """A valid EAN-13 for a number (check digit computed)."""
-    body = f"400{n:09d}"
-    total = sum(int(d) * (3 if i % 2 else 1) for i, d in enumerate(body))
-    return body + str((10 - total % 10) % 10)
 
 
 def make_offer(n: int = 1, **changes: Any) -> Offer:
@@ -60,10 +55,9 @@ def server() -> Iterator[FakeAmazonServer]:
 
 
 @pytest.fixture
-async def make_client(
-    server: FakeAmazonServer,
-) -> AsyncIterator[Callable[..., AmazonClient]]:
-    clients: list[AmazonClient] = []
+def make_client(
+    server: FakeAmazonServer, opened: list[MarketplaceClient]
+) -> Callable[..., AmazonClient]:
 
     def make(**options: Any) -> AmazonClient:
         kwargs: dict[str, Any] = {
@@ -75,12 +69,10 @@ async def make_client(
             "feed_poll_interval": 0.01,
         } | options
         client = create_client(server.credentials("DE"), **kwargs)
-        clients.append(client)
+        opened.append(client)
         return client
 
-    yield make
-    for client in clients:
-        await client.aclose()
+    return make
 
 
 async def test_token_is_exchanged_once_and_cached(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Callable, Iterator
 from decimal import Decimal
 from typing import Any
 from urllib.parse import parse_qs
@@ -15,6 +15,7 @@ from tests.fakes.ebay_server import SCOPE, FakeEbayServer
 from listingflow.integrations.marketplaces import ebay
 from listingflow.integrations.marketplaces.base import (
     ConnectionBrokenError,
+    MarketplaceClient,
     MemoryTokenStore,
     Offer,
     PublishStatus,
@@ -49,8 +50,9 @@ def server() -> Iterator[FakeEbayServer]:
 
 
 @pytest.fixture
-async def make_client(server: FakeEbayServer) -> AsyncIterator[Callable[..., EbayClient]]:
-    clients: list[EbayClient] = []
+def make_client(
+    server: FakeEbayServer, opened: list[MarketplaceClient]
+) -> Callable[..., EbayClient]:
 
     def make(**options: Any) -> EbayClient:
         kwargs: dict[str, Any] = {
@@ -61,12 +63,10 @@ async def make_client(server: FakeEbayServer) -> AsyncIterator[Callable[..., Eba
             "backoff": 0.05,
         } | options
         client = create_client(server.credentials("EBAY_DE"), **kwargs)
-        clients.append(client)
+        opened.append(client)
         return client
 
-    yield make
-    for client in clients:
-        await client.aclose()
+    return make
 
 
 async def test_token_is_exchanged_with_basic_auth_and_cached(

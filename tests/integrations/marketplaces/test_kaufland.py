@@ -6,27 +6,23 @@ import csv
 import io
 import json
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Callable, Iterator
 from decimal import Decimal
 from typing import Any
 
 import pytest
 from tests.fakes.kaufland_server import FakeKauflandServer
+from tests.integrations.marketplaces.conftest import ean13, publish_despite_faults
 
 from listingflow.integrations.marketplaces import kaufland
 from listingflow.integrations.marketplaces.base import (
     ConnectionBrokenError,
+    MarketplaceClient,
     Offer,
     PermanentError,
     PublishStatus,
 )
 from listingflow.integrations.marketplaces.kaufland import KauflandClient, create_client, to_cents
-
-
-def ean13(n: int) -> str:
-    body = f"426{n:09d}"
-    total = sum(int(d) * (3 if i % 2 else 1) for i, d in enumerate(body))
-    return body + str((10 - total % 10) % 10)
 
 
 def make_offer(n: int = 1, **changes: Any) -> Offer:
@@ -54,10 +50,9 @@ def server() -> Iterator[FakeKauflandServer]:
 
 
 @pytest.fixture
-async def make_client(
-    server: FakeKauflandServer,
-) -> AsyncIterator[Callable[..., KauflandClient]]:
-    clients: list[KauflandClient] = []
+def make_client(
+    server: FakeKauflandServer, opened: list[MarketplaceClient]
+) -> Callable[..., KauflandClient]:
 
     def make(**options: Any) -> KauflandClient:
         credentials = {
@@ -73,12 +68,10 @@ async def make_client(
             "max_retry_wait": 3.0,
         } | options
         client = create_client(credentials, **settings)
-        clients.append(client)
+        opened.append(client)
         return client
 
-    yield make
-    for client in clients:
-        await client.aclose()
+    return make
 
 
 def test_signature_is_the_documented_hmac() -> None:
@@ -304,17 +297,9 @@ async def test_lost_create_response_does_not_duplicate(
 async def test_thousand_offers_concurrently_without_duplicates(
     server: FakeKauflandServer, make_client: Callable[..., KauflandClient]
 ) -> None:
-    server.faults.rate_limit = 600
-    server.faults.retry_after = 0.2
-    server.plan("429", "500", "500_after", match="POST /v2/units")
-    client = make_client(rate=500.0, concurrency=8)
     offers = [make_offer(n) for n in range(1000, 2000)]
-    results = await client.publish_many(offers)
-    assert [r.sku for r in results] == [o.sku for o in offers]
-    assert all(r.status is PublishStatus.PUBLISHED for r in results)
-    counts = server.skus()
-    assert len(counts) == 1000 and set(counts.values()) == {1}
-    assert len({r.remote_id for r in results}) == 1000
+    client = make_client(rate=500.0, concurrency=8)
+    await publish_despite_faults(server, client, offers, match="POST /v2/units")
 
 
 def test_export_file_follows_kauflands_file_rules() -> None:
