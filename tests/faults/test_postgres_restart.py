@@ -97,7 +97,9 @@ def test_an_import_survives_a_postgres_restart_and_a_rerun_completes_it(
     items, job_id = int(landed.group(1)), int(landed.group(2))
     assert "the database is unavailable" in message, message
     assert 0 < items < ROWS and items % CHUNK == 0  # whole chunks only
-    assert _count(cluster, "SELECT count(*) FROM products") == items
+    # Exactly the chunks it names, or one more when the server committed the chunk it was
+    # answering as it shut down (the answer lost: the import cannot know; the re-run settles it).
+    assert _count(cluster, "SELECT count(*) FROM products") in (items, items + CHUNK)
     status, error = cluster.execute(
         f"SELECT status, error_summary FROM jobs WHERE id = {job_id}", "listingflow"
     )[0]
