@@ -273,12 +273,14 @@ WORKER = textwrap.dedent(
     import asyncio, json, random, sys, time
     from listingflow.kit.ratelimit import Budget, RedisRateLimiter, WaitTooLong
 
-    url, prefix, burst, start_at, stop_at = sys.argv[1:6]
+    url, prefix, burst = sys.argv[1:4]
     budget = Budget(rpm=120, tpm=1200, rpd=None, minute=2.0, burst=int(burst))
 
     async def main():
         limiter = RedisRateLimiter(url, default=budget, prefix=prefix)
         await limiter.usage("shared")  # connect before the start line
+        print("READY", flush=True)
+        start_at, stop_at = sys.stdin.readline().split()  # sent once all four are ready
         await asyncio.sleep(max(float(start_at) - time.time(), 0))
         grants = []
         while True:
@@ -315,20 +317,24 @@ def _max_in_window(grants: list[tuple[float, int]], window: float) -> tuple[int,
 
 @pytest.mark.parametrize("burst", [1, 120], ids=["paced", "burst"])
 def test_four_processes_never_exceed_the_shared_budget(redis_prefix: str, burst: int) -> None:
-    start_at = time.time() + 2.0  # time for the interpreters to start
-    stop_at = start_at + 3.0
-    window = [str(start_at), str(stop_at)]
     env = os.environ | {"PYTHONPATH": str(ROOT / "src")}
     workers = [
         subprocess.Popen(
-            [sys.executable, "-c", WORKER, REDIS_URL, redis_prefix, str(burst), *window],
+            [sys.executable, "-c", WORKER, REDIS_URL, redis_prefix, str(burst)],
+            stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             env=env,
             text=True,
         )
         for _ in range(4)
     ]
-    outputs = [w.communicate(timeout=30)[0] for w in workers]
+    for worker in workers:  # however slowly the interpreters start, all four start together
+        assert worker.stdout is not None
+        while worker.stdout.readline().strip() != "READY":
+            pass
+    start_at = time.time() + 0.2
+    stop_at = start_at + 3.0
+    outputs = [w.communicate(f"{start_at} {stop_at}\n", timeout=60)[0] for w in workers]
     assert all(w.returncode == 0 for w in workers)
 
     lists = [
@@ -342,8 +348,10 @@ def test_four_processes_never_exceed_the_shared_budget(redis_prefix: str, burst:
     per_worker = [len(one) for one in lists]
     requests, tokens = _max_in_window(grants, 2.0)
     assert requests <= 120 and tokens <= 1200
-    # Not safe by starving: every process got calls, and the budget was used.
-    assert all(count > 0 for count in per_worker)
+    # Not safe by starving: the budget was used, and paced, every process got calls (a burst
+    # may go to whichever processes ask first: the limiter promises a budget, not fairness).
     assert len(grants) >= 100, (len(grants), per_worker)
+    if burst == 1:
+        assert all(count > 0 for count in per_worker), per_worker
     if burst > 1:  # bursts pack a window up to a limit (within one call's tokens), never past it
         assert requests == 120 or tokens > 1200 - 20, (requests, tokens)
