@@ -7,6 +7,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.responses import RedirectResponse, Response
 
 from listingflow.web import (
+    pages_audit,
     pages_auth,
     pages_connections,
     pages_dashboard,
@@ -30,6 +31,7 @@ PAGE_ROUTERS = [
     pages_connections.router,
     pages_publish.router,
     pages_ops.router,
+    pages_audit.router,
 ]
 
 
