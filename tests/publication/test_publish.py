@@ -104,6 +104,7 @@ def oauth_marketplace(request: pytest.FixtureRequest) -> Iterator[Marketplace]:
 @pytest.fixture(autouse=True)
 def _pricing(settings: Settings) -> None:
     settings.publish_wait_seconds = 60
+    settings.job_wait_seconds = 60  # optimizing 60 products on a busy CI machine takes a while
     settings.publish_follow_up_seconds = 0.1
     settings.currency_rates = {"PLN": 1, "EUR": "4.30"}
     settings.pricing_rules = {
