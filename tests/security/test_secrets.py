@@ -22,6 +22,7 @@ from typing import Any
 
 import httpx
 import pytest
+import redis
 from asgi_lifespan import LifespanManager
 from pydantic import SecretStr
 
@@ -38,6 +39,7 @@ from tests.factories import product_payload
 from tests.fakes.allegro_server import FakeAllegroServer
 from tests.fakes.ebay_server import FakeEbayServer
 from tests.fakes.openai_server import FakeLLMServer
+from tests.job.test_worker_faults import OwnRedis
 
 LISTINGFLOW = str(Path(sys.executable).parent / "listingflow")
 EAN = "5901234123457"
@@ -120,9 +122,37 @@ async def _publish(client: httpx.AsyncClient, marketplace: str) -> dict[str, Any
     return body
 
 
+def _dump_redis(url: str) -> str:
+    """Every key and value in the Redis database (the cache, rate limits, sessions)."""
+    client = redis.Redis.from_url(url)
+    try:
+        lines = []
+        for key in client.scan_iter(count=1000):
+            kind = client.type(key).decode()
+            value: object = (
+                client.get(key)
+                if kind == "string"
+                else client.hgetall(key)
+                if kind == "hash"
+                else client.zrange(key, 0, -1, withscores=True)
+                if kind == "zset"
+                else client.lrange(key, 0, -1)
+                if kind == "list"
+                else client.smembers(key)
+                if kind == "set"
+                else kind
+            )
+            lines.append(f"{key!r} {value!r}")
+        return "\n".join(lines)
+    finally:
+        client.close()
+
+
+@pytest.mark.parametrize("cache", ["memory", "redis"])
 async def test_no_secret_reaches_a_log_an_answer_or_the_database(
-    settings: Settings,
+    settings: Settings, cache: str, tmp_path: Path
 ) -> None:
+    own_redis = OwnRedis(tmp_path)
     settings.secret_key = SecretStr(SECRET_KEY)
     settings.webhook_secret = SecretStr(WEBHOOK)
     settings.log_json = True
@@ -133,11 +163,16 @@ async def test_no_secret_reaches_a_log_an_answer_or_the_database(
     recorder = Recorder()
     # Inside the test, not a fixture: pytest puts its own sys.stderr back before the test runs.
     with (
+        contextlib.ExitStack() as stack,
         captured_logs() as log_stream,
         FakeLLMServer(api_key=LLM_KEY, rpd_limit=100_000, tpm_limit=10_000_000) as llm,
         FakeEbayServer(client_secret=EBAY_SECRET, refresh_token=EBAY_REFRESH) as ebay,
         FakeAllegroServer(client_secret=ALLEGRO_SECRET) as allegro,
     ):
+        if cache == "redis":  # the shared cache: access tokens, rotated refresh tokens
+            own_redis.start()
+            stack.callback(own_redis.stop)
+            settings.redis_url = own_redis.url
         settings.llm_api_key = SecretStr(LLM_KEY)
         settings.llm_base_url = llm.base_url
         allegro_refresh = allegro.issue_refresh_token()
@@ -222,15 +257,23 @@ async def test_no_secret_reaches_a_log_an_answer_or_the_database(
             **{f"eBay access token {t[:6]}": t for t in ebay.access_tokens},
             **{f"Allegro access token {t[:6]}": t for t in allegro.access_tokens},
         }
+        cached = _dump_redis(own_redis.url) if cache == "redis" else ""
     logs = log_stream.getvalue()
     answers = "\n".join(recorder.answers)
     dump = _dump_database(settings.effective_database_url)
+    if cache == "redis":
+        assert "mp-token" in cached  # the tokens were cached there (as ciphertext)
     assert "connection.saved" in logs and "/api/connections" in answers  # all were captured
     assert "marketplace_connections" in dump
     found = {
         (name, where): text.count(value)
         for name, value in secrets.items()
-        for where, text in (("logs", logs), ("answers", answers), ("database", dump))
+        for where, text in (
+            ("logs", logs),
+            ("answers", answers),
+            ("database", dump),
+            ("redis", cached),
+        )
         if value in text
     }
     assert found == {}

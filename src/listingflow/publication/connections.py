@@ -42,9 +42,10 @@ ROTATED_TOKEN_TTL = 30 * 24 * 3600
 
 
 class ConnectionTokenStore:
-    """Access tokens in the cache (shared by every process, with their TTL); tokens a marketplace
-    rotates (a new refresh token on each refresh) persisted encrypted on the connection at once,
-    through `persist`, because the old one stops working the moment the new one is issued."""
+    """Access tokens in the cache, encrypted (shared by every process, with their TTL); tokens a
+    marketplace rotates (a new refresh token on each refresh) persisted encrypted on the
+    connection at once, through `persist`, because the old one stops working the moment the new
+    one is issued."""
 
     def __init__(
         self, cache: Cache, connection_id: int, persisted: dict[str, str], persist: Persist
@@ -63,17 +64,22 @@ class ConnectionTokenStore:
         # it last is seen here before this process's older copy.
         value = await self._cache.get(self._key(key))
         if value is not None:
-            return str(value)
+            # Encrypted in the cache too (Redis is a store an operator can read); an entry no
+            # key opens (a rotated LISTINGFLOW_SECRET_KEY) is as good as none.
+            plain = decrypt(secret_cipher(), str(value))
+            if plain is not None:
+                return plain
         return self._persisted.get(key)
 
     async def set(self, key: str, value: str, *, ttl: float | None = None) -> None:
+        cached = encrypt(secret_cipher(), value)
         if ttl is None:
             async with self._lock:
                 self._persisted[key] = value
                 await self._persist(dict(self._persisted))
-            await self._cache.set(self._key(key), value, ROTATED_TOKEN_TTL)
+            await self._cache.set(self._key(key), cached, ROTATED_TOKEN_TTL)
         else:
-            await self._cache.set(self._key(key), value, max(1, int(ttl)))
+            await self._cache.set(self._key(key), cached, max(1, int(ttl)))
 
 
 class ConnectionService:
