@@ -13,13 +13,14 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DataError, DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.gzip import DEFAULT_EXCLUDED_CONTENT_TYPES, GZipMiddleware
 
 from listingflow import __version__, config
 from listingflow import db as dbmod
 from listingflow.api import router
+from listingflow.auth.limits import AbuseLimits
 from listingflow.auth.service import auth_service
 from listingflow.config import Settings
 from listingflow.exceptions import ListingflowError, database_failure
@@ -29,6 +30,7 @@ from listingflow.logging import CorrelationIdMiddleware, configure_logging
 from listingflow.middleware import BodySizeLimitMiddleware, HttpCacheMiddleware, MetricsMiddleware
 from listingflow.ops import metrics as ops_metrics
 from listingflow.ops.service import ops_service
+from listingflow.security import RateLimitMiddleware, SecurityHeadersMiddleware
 from listingflow.web.routes import install_web
 from listingflow.worker.broker import setup_broker, start_embedded_worker
 from listingflow.worker.context import share_cache
@@ -58,6 +60,7 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
         404: "Not found",
         409: "Conflict",
         413: "Too large",
+        429: "Too many requests; Retry-After says when to try again",
         422: "Invalid input; `errors` names each field",
     }.items()
 }
@@ -108,6 +111,20 @@ def install_error_handlers(app: FastAPI) -> None:
             codes.get(exc.status_code, "http_error"),
             str(exc.detail),
             headers=getattr(exc, "headers", None),
+        )
+
+    @app.exception_handler(OverflowError)
+    @app.exception_handler(DataError)
+    async def _value_out_of_range(_: Request, exc: Exception) -> JSONResponse:
+        # A value that passed validation but that the database cannot hold: an id past 64 bits
+        # (SQLite cannot bind it) or past a 32-bit column (PostgreSQL: integer out of range).
+        # Found by fuzzing; it is the caller's input, not a server fault, so 422 and not 500.
+        log.warning("request.value_out_of_range", error=str(getattr(exc, "orig", exc)))
+        return _error(
+            422,
+            "validation_error",
+            "a value in the request is out of range for the database (ids and counts are at "
+            "most 2147483647)",
         )
 
     @app.exception_handler(DBAPIError)
@@ -212,6 +229,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(
         HttpCacheMiddleware, max_age=settings.http_cache_max_age, no_store=NO_STORE_PATHS
     )
+    # Limits count before any body is read; every answer (429s too) gets the security headers.
+    app.state.abuse_limits = AbuseLimits(settings)
+    app.add_middleware(RateLimitMiddleware, limits=app.state.abuse_limits)
+    app.add_middleware(SecurityHeadersMiddleware)
     app.add_middleware(
         GZipMiddleware,
         minimum_size=1024,

@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
+import limits
 from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -115,6 +116,24 @@ class Settings(BaseSettings):
     import_chunk_size: int = Field(default=5000, ge=1, le=10_000)
     max_page_size: int = Field(default=100, ge=1)
 
+    # Abuse limits ("N/second|minute|hour|day", the `limits` notation; "" or "0" turns one off).
+    # Counted in Redis when redis_url is set, so every API replica shares them.
+    rate_limit_per_key: str = Field(
+        default="600/minute", description="requests to /api per API key"
+    )
+    rate_limit_per_ip: str = Field(
+        default="1200/minute", description="requests to /api per client address"
+    )
+    login_rate_limit_per_ip: str = Field(
+        default="30/minute", description="sign-in attempts per client address"
+    )
+    login_max_failures: int = Field(
+        default=5, ge=0, description="failed sign-ins for one email before it is locked; 0: off"
+    )
+    login_lockout_seconds: int = Field(
+        default=900, ge=1, description="how long those failures count and the lock lasts"
+    )
+
     url_fetch_timeout: float = Field(default=10.0, gt=0)
     url_fetch_max_bytes: int = Field(default=5_000_000, ge=1024)
     url_fetch_allow_private: bool = Field(
@@ -182,6 +201,19 @@ class Settings(BaseSettings):
 
     log_level: str = "INFO"
     log_json: bool = False
+
+    @field_validator("rate_limit_per_key", "rate_limit_per_ip", "login_rate_limit_per_ip")
+    @classmethod
+    def _known_rate_limit(cls, value: str) -> str:
+        value = value.strip()
+        if value not in ("", "0"):
+            try:
+                limits.parse(value)
+            except ValueError as exc:
+                raise ValueError(
+                    f"{value!r} is not a rate limit: write e.g. 600/minute (or 0 to turn it off)"
+                ) from exc
+        return value
 
     @field_validator("database_url", "database_read_url")
     @classmethod

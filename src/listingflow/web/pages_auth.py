@@ -8,6 +8,7 @@ from fastapi import Form, Request
 from starlette.responses import RedirectResponse, Response
 
 from listingflow import config
+from listingflow.auth.limits import AbuseLimits
 from listingflow.auth.users import user_service, web_session_service
 from listingflow.deps import CacheDep, WriteSession, get_cache
 from listingflow.exceptions import Unauthorized
@@ -69,12 +70,24 @@ async def login(
             error="The form expired; please sign in again.",
             status=403,
         )
+    limits: AbuseLimits = request.app.state.abuse_limits
+    refusal = await limits.check_login(
+        client_ip=request.client.host if request.client else None, email=email
+    )
+    if refusal is not None:
+        refused = _login_page(
+            request, next_url=next_url, email=email, error=refusal.message + ".", status=429
+        )
+        refused.headers["Retry-After"] = str(refusal.retry_after)
+        return refused
     try:
         user = await user_service.authenticate(session, email, password)
     except Unauthorized:
+        await limits.login_failed(email)
         return _login_page(
             request, next_url=next_url, email=email, error="Wrong email or password.", status=401
         )
+    await limits.login_succeeded(email)
     await session.commit()
     token, _ = await web_session_service.start(cache, user)
     response = RedirectResponse(next_url, status_code=303)

@@ -7,7 +7,7 @@ from typing import Annotated
 from urllib.parse import urlencode
 
 from fastapi import Form, Query, Request
-from pydantic import ValidationError
+from pydantic import BeforeValidator, Field, ValidationError
 from starlette.responses import RedirectResponse, Response
 
 from listingflow.deps import CacheDep, ReadSession, WriteSession
@@ -62,7 +62,12 @@ def filter_query(flt: ProductFilter) -> dict[str, str]:
     return {k: str(v) for k, v in values.items() if v is not None}
 
 
-Score = Annotated[int | None, Query(ge=0, le=100)]
+# The filter form sends its empty number boxes as `score_min=`: empty means no bound.
+Score = Annotated[
+    Annotated[int, Field(ge=0, le=100)] | None,
+    BeforeValidator(lambda v: None if v == "" else v),
+    Query(),
+]
 
 
 @router.get("/products")
