@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test install install-dev lint format typecheck pytest bench clean
+.PHONY: run test install install-dev lint format typecheck audit pytest bench clean
 
 $(BIN)/python:
 	@test -n "$(PYTHON)" || { echo "Python 3.11+ is required" >&2; exit 1; }
@@ -40,8 +40,8 @@ run: install
 	@echo
 	$(BIN)/listingflow serve --host $(HOST) --port $(PORT)
 
-## make test: install dev dependencies, lint, type-check, run every test.
-test: install-dev lint typecheck pytest
+## make test: install dev dependencies, lint, type-check, audit the dependencies, run every test.
+test: install-dev lint typecheck audit pytest
 
 lint:
 	$(BIN)/lint-imports
@@ -54,6 +54,11 @@ format:
 
 typecheck:
 	$(BIN)/mypy
+
+## make audit: known vulnerabilities in the installed packages (pip-audit; skipped with the
+## reason when PyPI's advisory data cannot be fetched).
+audit:
+	BIN=$(BIN) .ci/audit
 
 pytest:
 	$(BIN)/pytest -n 2 --dist loadfile $(PYTEST_ARGS)
