@@ -43,7 +43,7 @@ from listingflow import db as dbmod
 from listingflow.app import create_app
 from listingflow.auth.service import auth_service
 from listingflow.config import Settings
-from tests.conftest import WEBHOOK_SECRET
+from tests.conftest import WEBHOOK_SECRET, _reset_postgres
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "25"))
 CHECKS = [
@@ -103,14 +103,21 @@ async def _new_api_key(settings: Settings) -> str:
 
 
 @pytest.fixture(scope="module")
-def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
+def served(
+    tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+) -> Iterator[tuple[str, str]]:
+    """SQLite in CI (the bound); FUZZ_DATABASE=postgresql fuzzes a fresh PostgreSQL database."""
     home = tmp_path_factory.mktemp("fuzz")
+    database_url = f"sqlite:///{home / 'fuzz.db'}"
+    if os.environ.get("FUZZ_DATABASE") == "postgresql":
+        database_url = request.getfixturevalue("pg_url")
+        _reset_postgres(database_url)
     previous = config.settings
     settings = Settings(
         _env_file=None,  # type: ignore[call-arg]
         environment="test",
         data_dir=home / "var",
-        database_url=f"sqlite:///{home / 'fuzz.db'}",
+        database_url=database_url,
         webhook_secret=WEBHOOK_SECRET,
         # Every fuzzed request is counted, never refused for volume (limits have their tests).
         rate_limit_per_key="0",
