@@ -30,7 +30,11 @@ from listingflow.logging import CorrelationIdMiddleware, configure_logging
 from listingflow.middleware import BodySizeLimitMiddleware, HttpCacheMiddleware, MetricsMiddleware
 from listingflow.ops import metrics as ops_metrics
 from listingflow.ops.service import ops_service
-from listingflow.security import RateLimitMiddleware, SecurityHeadersMiddleware
+from listingflow.security import (
+    ERROR_SECURITY_HEADERS,
+    RateLimitMiddleware,
+    SecurityHeadersMiddleware,
+)
 from listingflow.web.routes import install_web
 from listingflow.worker.broker import setup_broker, start_embedded_worker
 from listingflow.worker.context import share_cache
@@ -140,7 +144,13 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
         log.error("request.unhandled", exc_info=exc)
-        return _error(500, "internal_error", "internal server error; it has been logged")
+        # Answered outside every middleware (Starlette's ServerErrorMiddleware): headers here.
+        return _error(
+            500,
+            "internal_error",
+            "internal server error; it has been logged",
+            headers=ERROR_SECURITY_HEADERS,
+        )
 
 
 # Answers that must never be cached: liveness, metrics, ops reports, jobs in progress.

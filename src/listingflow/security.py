@@ -45,6 +45,8 @@ COMMON_HEADERS = {
     "permissions-policy": "camera=(), microphone=(), geolocation=(), payment=()",
 }
 HSTS = "max-age=31536000; includeSubDomains"
+# For the one answer no middleware sees: the 500 of an unhandled exception.
+ERROR_SECURITY_HEADERS = {**COMMON_HEADERS, "content-security-policy": API_CSP}
 
 
 def _is_https(scope: Scope) -> bool:

@@ -197,3 +197,19 @@ async def test_a_hostile_product_is_shown_as_text_on_its_pages(
         assert "<script>alert(1)" not in page.text, path
         assert "<img src=x" not in page.text, path
         assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page.text, path
+
+
+async def test_an_unhandled_error_500_carries_the_headers_too(app: FastAPI) -> None:
+    """A 500 is answered outside every middleware (Starlette's ServerErrorMiddleware)."""
+
+    async def boom() -> None:
+        raise RuntimeError("a bug")
+
+    app.add_api_route("/api/test-boom", boom)
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        response = await client.get("/api/test-boom")
+    assert response.status_code == 500
+    assert response.json()["code"] == "internal_error"
+    assert_common_headers(response)
+    assert response.headers["content-security-policy"] == API_CSP
