@@ -35,7 +35,14 @@ async def audit_page(
         "actor": (actor or "").strip() or None,
     }
     events = await audit_service.events(
-        session, viewer.workspace_id, before_id=before_id, limit=PAGE_SIZE, **filters
+        session,
+        viewer.workspace_id,
+        action=filters["action"],
+        object_type=filters["object_type"],
+        object_id=filters["object_id"],
+        actor=filters["actor"],
+        before_id=before_id,
+        limit=PAGE_SIZE,
     )
     return render(
         request,
