@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Annotated
 
 from fastapi import Depends, Request, Security
@@ -127,6 +128,16 @@ async def get_read_session(
 ) -> AsyncIterator[AsyncSession]:
     """A session for read-only work: on the read replica when one is configured, unless the
     caller's workspace wrote within the read-your-writes window (Database.reader)."""
+    sessionmaker = await get_database(request).reader(cache, workspace_id)
+    async with sessionmaker() as session:
+        yield session
+
+
+@asynccontextmanager
+async def read_session(
+    request: Request, cache: Cache, workspace_id: int | None
+) -> AsyncIterator[AsyncSession]:
+    """The same session as ReadSession, opened only when needed (after a cache miss)."""
     sessionmaker = await get_database(request).reader(cache, workspace_id)
     async with sessionmaker() as session:
         yield session

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
 from listingflow import config
-from listingflow.deps import CacheDep, ReadSession, Uow, WorkspaceId
+from listingflow.deps import CacheDep, ReadSession, Uow, WorkspaceId, read_session
 from listingflow.exceptions import ValidationFailed
 from listingflow.kit import jsonutil
 from listingflow.kit.cache import cache_key, workspace_generation
@@ -23,7 +23,7 @@ router = APIRouter(prefix="/api/products", tags=["products"])
 
 @router.get("", response_model=ProductPage, summary="List products, newest first")
 async def list_products(
-    session: ReadSession,
+    request: Request,
     cache: CacheDep,
     workspace_id: WorkspaceId,
     page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
@@ -54,26 +54,32 @@ async def list_products(
     cached = await cache.get(key)
     if cached is not None:
         return Response(jsonutil.dumps(cached), media_type="application/json")
-    result = await product_service.list_products(
-        session,
-        workspace_id,
-        cache=cache,
-        flt=flt,
-        page=page,
-        page_size=page_size,
-        cursor=cursor,
-    )
-    listings = await listing_service.by_product(session, workspace_id, [p.id for p in result.rows])
+    async with read_session(request, cache, workspace_id) as session:  # only on a miss
+        result = await product_service.list_products(
+            session,
+            workspace_id,
+            cache=cache,
+            flt=flt,
+            page=page,
+            page_size=page_size,
+            cursor=cursor,
+        )
+        ids = [p.id for p in result.rows]
+        listings = await listing_service.by_product(session, workspace_id, ids)
     body = result.to_page(listings).model_dump(mode="json")
     await cache.set(key, body, config.settings.cache_ttl_list)
     return Response(jsonutil.dumps(body), media_type="application/json")
 
 
 @router.get("/stats/summary", response_model=ProductStats, summary="Dashboard counts")
-async def stats_summary(
-    session: ReadSession, cache: CacheDep, workspace_id: WorkspaceId
-) -> ProductStats:
-    return await product_service.stats(session, workspace_id, cache=cache)
+async def stats_summary(request: Request, cache: CacheDep, workspace_id: WorkspaceId) -> Response:
+    # The hot path: a cached answer needs neither a database session nor a model round trip.
+    body = await product_service.cached_stats(cache, workspace_id)
+    if body is None:
+        async with read_session(request, cache, workspace_id) as session:
+            stats = await product_service.stats(session, workspace_id, cache=cache)
+        body = stats.model_dump(mode="json")
+    return Response(jsonutil.dumps(body), media_type="application/json")
 
 
 @router.get("/{product_id}", response_model=ProductOut, summary="One product")

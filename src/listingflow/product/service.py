@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -96,6 +97,12 @@ class ProductService:
         await audit_service.record(
             session, workspace_id, "product.delete", "product", product_id, gone
         )
+
+    async def cached_stats(self, cache: Cache, workspace_id: int) -> dict[str, Any] | None:
+        """The cached stats as JSON, without touching the database (None: not cached)."""
+        generation = await workspace_generation(cache, workspace_id)
+        cached = await cache.get(cache_key("stats", workspace_id, generation))
+        return dict(cached) if cached is not None else None
 
     async def stats(
         self, session: AsyncSession, workspace_id: int, *, cache: Cache
