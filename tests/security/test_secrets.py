@@ -293,8 +293,9 @@ async def test_a_rotated_webhook_secret_works_and_the_old_one_is_refused(
     settings: Settings,
 ) -> None:
     settings.webhook_secret = SecretStr(WEBHOOK)
-    body = json.dumps({"data": {"products": [product_payload()]}}).encode()
     for restart in range(2):  # a restart with the old value still in the settings: still refused
+        # a new body each round: the same signature twice in one second is a refused replay
+        body = json.dumps({"data": {"products": [product_payload()]}}).encode()
         application = create_app(settings)
         async with LifespanManager(application):
             transport = httpx.ASGITransport(app=application)
