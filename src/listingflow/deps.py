@@ -33,6 +33,12 @@ def get_cache(request: Request) -> Cache:
     return cache
 
 
+async def cache_dependency(request: Request) -> Cache:
+    """get_cache as a dependency: async, because FastAPI runs a plain `def` dependency in a
+    worker thread, a thread hop on every request for a dictionary lookup."""
+    return get_cache(request)
+
+
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
     """A session on the primary; the endpoint commits, anything else is rolled back on close."""
     async with get_database(request).sessionmaker() as session:
@@ -123,7 +129,7 @@ async def reading_workspace_id(
 
 async def get_read_session(
     request: Request,
-    cache: Annotated[Cache, Depends(get_cache)],
+    cache: Annotated[Cache, Depends(cache_dependency)],
     workspace_id: Annotated[int | None, Depends(reading_workspace_id)],
 ) -> AsyncIterator[AsyncSession]:
     """A session for read-only work: on the read replica when one is configured, unless the
@@ -145,7 +151,7 @@ async def read_session(
 
 async def get_uow(
     session: Annotated[AsyncSession, Depends(get_session)],
-    cache: Annotated[Cache, Depends(get_cache)],
+    cache: Annotated[Cache, Depends(cache_dependency)],
     workspace_id: Annotated[int, Depends(current_workspace_id)],
 ) -> UnitOfWork:
     return UnitOfWork(session=session, cache=cache, workspace_id=workspace_id)
@@ -154,5 +160,5 @@ async def get_uow(
 WorkspaceId = Annotated[int, Depends(current_workspace_id)]
 ReadSession = Annotated[AsyncSession, Depends(get_read_session)]
 WriteSession = Annotated[AsyncSession, Depends(get_session)]
-CacheDep = Annotated[Cache, Depends(get_cache)]
+CacheDep = Annotated[Cache, Depends(cache_dependency)]
 Uow = Annotated[UnitOfWork, Depends(get_uow)]
