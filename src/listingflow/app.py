@@ -32,6 +32,7 @@ from listingflow.ops import metrics as ops_metrics
 from listingflow.ops.service import ops_service
 from listingflow.security import (
     ERROR_SECURITY_HEADERS,
+    DocsAccessMiddleware,
     RateLimitMiddleware,
     SecurityHeadersMiddleware,
 )
@@ -229,6 +230,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         ),
         lifespan=lifespan,
         responses=ERROR_RESPONSES,
+        docs_url=None if settings.api_docs == "off" else "/docs",
+        redoc_url=None if settings.api_docs == "off" else "/redoc",
+        openapi_url=None if settings.api_docs == "off" else "/openapi.json",
     )
     app.state.settings = settings
     install_error_handlers(app)
@@ -242,6 +246,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Limits count before any body is read; every answer (429s too) gets the security headers.
     app.state.abuse_limits = AbuseLimits(settings)
     app.add_middleware(RateLimitMiddleware, limits=app.state.abuse_limits)
+    app.add_middleware(DocsAccessMiddleware, guarded=settings.api_docs == "signed_in")
     app.add_middleware(SecurityHeadersMiddleware)
     app.add_middleware(
         GZipMiddleware,

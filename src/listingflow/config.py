@@ -111,6 +111,11 @@ class Settings(BaseSettings):
         default=600.0, gt=0, description="seconds the advisor judges (the guide's 10 minutes)"
     )
 
+    api_docs: Literal["signed_in", "public", "off"] = Field(
+        default="signed_in",
+        description="/docs, /redoc and /openapi.json: for API keys and signed-in users, for "
+        "anyone, or not served",
+    )
     max_body_bytes: int = Field(default=20 * 1024 * 1024, ge=1024)
     max_batch_items: int = Field(default=10_000, ge=1)
     import_chunk_size: int = Field(default=5000, ge=1, le=10_000)

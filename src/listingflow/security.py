@@ -10,10 +10,16 @@ import hashlib
 import re
 
 from starlette.datastructures import MutableHeaders
+from starlette.requests import Request
+from starlette.responses import JSONResponse, RedirectResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from listingflow.auth.limits import AbuseLimits, Refusal
+from listingflow.auth.service import auth_service
+from listingflow.auth.users import web_session_service
+from listingflow.exceptions import Unauthorized
 from listingflow.kit import jsonutil
+from listingflow.web.security import SESSION_COOKIE
 
 # The pages load only their own files: no inline script, no inline style, no other host.
 PAGE_CSP = (
@@ -180,3 +186,57 @@ async def _send_refusal(send: Send, refusal: Refusal) -> None:
         }
     )
     await send({"type": "http.response.body", "body": body})
+
+
+DOCS_ACCESS_PATHS = ("/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json")
+
+
+class DocsAccessMiddleware:
+    """The API's description (/docs, /redoc, /openapi.json) for callers who could use the API:
+    an API key or a signed-in session. Anyone else gets 401 (the schema) or the sign-in page
+    (the docs pages). `LISTINGFLOW_API_DOCS=public` opens them; `off` removes them."""
+
+    def __init__(self, app: ASGIApp, *, guarded: bool) -> None:
+        self.app = app
+        self.guarded = guarded  # off for `public`, and for `off` (the routes do not exist)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if not self.guarded or scope["type"] != "http" or scope["path"] not in DOCS_ACCESS_PATHS:
+            await self.app(scope, receive, send)
+            return
+        request = Request(scope)
+        if await _may_read_docs(request):
+            await self.app(scope, receive, send)
+            return
+        response: JSONResponse | RedirectResponse
+        if scope["path"] == "/openapi.json":
+            response = JSONResponse(
+                {
+                    "detail": "the API description is for API users: send X-API-Key or sign in",
+                    "code": "unauthorized",
+                    "errors": [],
+                },
+                status_code=401,
+                headers={"WWW-Authenticate": "Bearer"},
+            )
+        else:
+            response = RedirectResponse(f"/login?next={scope['path']}", status_code=303)
+        await response(scope, receive, send)
+
+
+async def _may_read_docs(request: Request) -> bool:
+    state = request.app.state
+    if await web_session_service.get(state.cache, request.cookies.get(SESSION_COOKIE)):
+        return True
+    authorization = request.headers.get("authorization", "")
+    key = request.headers.get("x-api-key") or (
+        authorization[7:] if authorization.lower().startswith("bearer ") else ""
+    )
+    if not key:
+        return False
+    try:
+        async with state.db.read_sessionmaker() as session:
+            await auth_service.authenticate_api_key(session, key)
+    except Unauthorized:
+        return False
+    return True

@@ -183,8 +183,8 @@ async def test_stats_come_from_the_data(client: httpx.AsyncClient, app: FastAPI)
     assert sum(stats["by_status"].values()) == 4
 
 
-async def test_openapi_documents_the_error_shape(anon_client: httpx.AsyncClient) -> None:
-    schema = (await anon_client.get("/openapi.json")).json()
+async def test_openapi_documents_the_error_shape(client: httpx.AsyncClient) -> None:
+    schema = (await client.get("/openapi.json")).json()
     assert "ErrorOut" in schema["components"]["schemas"]
     responses = schema["paths"]["/api/products"]["get"]["responses"]
     assert responses["422"]["content"]["application/json"]["schema"]["$ref"].endswith("ErrorOut")

@@ -7,6 +7,7 @@ import base64
 import hashlib
 import re
 from pathlib import Path
+from typing import Any
 
 import httpx
 import jinja2
@@ -77,7 +78,7 @@ async def test_json_files_and_errors_have_the_closed_policy(
         await client.post("/api/import/batch", content=b"x" * 30_000_000),  # 413
         await anon_client.get("/health"),
         await anon_client.get("/static/app.js"),
-        await anon_client.get("/openapi.json"),
+        await client.get("/openapi.json"),
     ]
     assert [r.status_code for r in answers] == [200, 404, 401, 413, 200, 200, 200]
     for response in answers:
@@ -94,9 +95,9 @@ async def test_error_pages_have_the_page_policy(web: httpx.AsyncClient) -> None:
 
 
 async def test_docs_allow_only_their_own_inline_script_by_hash(
-    anon_client: httpx.AsyncClient,
+    client: httpx.AsyncClient, anon_client: httpx.AsyncClient
 ) -> None:
-    response = await anon_client.get("/docs")
+    response = await client.get("/docs")
     assert response.status_code == 200
     assert_common_headers(response)
     scripts = re.findall(r"<script>(.*?)</script>", response.text, re.DOTALL)
@@ -107,7 +108,7 @@ async def test_docs_allow_only_their_own_inline_script_by_hash(
         assert f"'sha256-{digest}'" in policy["script-src"]
     assert "'unsafe-inline'" not in policy["script-src"]
     assert "'unsafe-eval'" not in policy["script-src"]
-    redoc = await anon_client.get("/redoc")
+    redoc = await client.get("/redoc")
     assert "cdn.jsdelivr.net" in redoc.headers["content-security-policy"]
     # The relaxed policy is for those two paths only.
     assert (
@@ -213,3 +214,37 @@ async def test_an_unhandled_error_500_carries_the_headers_too(app: FastAPI) -> N
     assert response.json()["code"] == "internal_error"
     assert_common_headers(response)
     assert response.headers["content-security-policy"] == API_CSP
+
+
+async def test_the_api_docs_are_for_api_users_only(
+    app: FastAPI, client: httpx.AsyncClient, anon_client: httpx.AsyncClient
+) -> None:
+    schema = await anon_client.get("/openapi.json")
+    assert schema.status_code == 401
+    assert "X-API-Key" in schema.json()["detail"]
+    docs = await anon_client.get("/docs")
+    assert docs.status_code == 303 and docs.headers["location"] == "/login?next=/docs"
+    assert (await anon_client.get("/redoc")).status_code == 303
+    wrong = await anon_client.get("/openapi.json", headers={"X-API-Key": "lf_not_a_key"})
+    assert wrong.status_code == 401
+    assert (await client.get("/openapi.json")).status_code == 200  # an API key
+    await make_user(app)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as web:
+        await sign_in(web)
+        assert (await web.get("/docs")).status_code == 200  # a signed-in session
+
+
+async def test_api_docs_can_be_public_or_off(settings: Any) -> None:
+    from asgi_lifespan import LifespanManager
+
+    from listingflow.app import create_app
+
+    for mode, expected in (("public", 200), ("off", 404)):
+        settings.api_docs = mode
+        application = create_app(settings)
+        async with LifespanManager(application):
+            transport = httpx.ASGITransport(app=application)
+            async with httpx.AsyncClient(transport=transport, base_url="http://test") as anon:
+                assert (await anon.get("/openapi.json")).status_code == expected
+                assert (await anon.get("/docs")).status_code == expected

@@ -11,17 +11,14 @@ from starlette.routing import Mount
 
 from tests.security.routes import all_routes
 
-# Open by design: liveness, the sign-in form, static files (CSS/JS), the API's documentation
-# (no data: the schema only). The webhook has no API key but refuses anyone without its secret.
+# Open by design: liveness, the sign-in form and the static files (CSS/JS) it needs. The API's
+# documentation needs an API key or a session (LISTINGFLOW_API_DOCS). The webhook has no API key
+# but refuses anyone without its secret.
 OPEN_BY_DESIGN = {
     "GET /health",
     "GET /login",
     "POST /login",
     "GET /static",
-    "GET /docs",
-    "GET /docs/oauth2-redirect",
-    "GET /redoc",
-    "GET /openapi.json",
 }
 OUTSIDER = ("203.0.113.7", 40000)  # not loopback: /metrics needs its token from here
 
