@@ -14,6 +14,7 @@ from listingflow.importing.schemas import ProductIn
 from listingflow.integrations.sources.base import SourceReaderError, SourceRow
 from listingflow.integrations.sources.csv import read_csv
 from listingflow.integrations.sources.jsonl import read_json, read_jsonl
+from listingflow.integrations.sources.xlsx import read_xlsx
 
 # Known headers make rows that reach validation; random ones exercise attributes and layouts.
 KNOWN = [
@@ -78,3 +79,36 @@ def test_arbitrary_bytes_never_crash_the_json_readers(data: bytes) -> None:
         except SourceReaderError:
             continue
         _check(result)
+
+
+@settings(deadline=None, max_examples=60)
+@given(st.binary(max_size=400))
+def test_arbitrary_bytes_never_crash_the_xlsx_reader(data: bytes) -> None:
+    try:
+        result = list(read_xlsx(io.BytesIO(data)))
+    except SourceReaderError:
+        return
+    _check(result)
+
+
+@settings(deadline=None, max_examples=40, suppress_health_check=[HealthCheck.too_slow])
+@given(header=header, rows=rows)
+def test_any_spreadsheet_yields_rows_or_a_reader_error(
+    header: list[str], rows: list[list[str]]
+) -> None:
+    from openpyxl import Workbook
+
+    book = Workbook()
+    sheet = book.active
+    assert sheet is not None
+    for values in [header, *rows]:
+        # openpyxl refuses control characters in cells: a spreadsheet cannot hold them either
+        sheet.append(["".join(ch for ch in v if ch.isprintable()) for v in values])
+    buffer = io.BytesIO()
+    book.save(buffer)
+    buffer.seek(0)
+    try:
+        result = list(read_xlsx(buffer))
+    except SourceReaderError:
+        return
+    _check(result)
