@@ -174,7 +174,8 @@ async def test_capacity_measures_on_loopback_and_revokes_its_key(
     assert body["requests_per_minute"] > 0
     assert body["db_queries_per_second"] > 0
     assert body["optimizations_per_minute"] > 0
-    assert body["concurrent_users"] == round(body["requests_per_minute"] / 60 * 3)
+    # users = requests a second x 3 s each; both figures are printed rounded, so allow one
+    assert abs(body["concurrent_users"] - body["requests_per_minute"] / 60 * 3) <= 1
     assert body["guide"][0]["plan"] == "Current (free tier)"
     async with app.state.db.session() as session:
         keys = (
