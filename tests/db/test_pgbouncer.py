@@ -178,10 +178,13 @@ def test_concurrent_migrations_through_pgbouncer_leave_no_lock_behind(bounced_ur
                 proc.wait()
     assert [code for code, _ in results] == [0, 0, 0], [err[-2000:] for _, err in results]
     assert dbmod.current_revision(bounced_url) == dbmod.head_revision(bounced_url)
+    database = bounced_url.rsplit("/", 1)[1]
     with psycopg.connect(pgtools.PG_ADMIN_URL) as conn:
+        # this database's lock only: other tests migrate their own databases at the same time
         held = conn.execute(
-            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objid = %s",
-            (MIGRATION_LOCK_ID,),
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objid = %s "
+            "AND database = (SELECT oid FROM pg_database WHERE datname = %s)",
+            (MIGRATION_LOCK_ID, database),
         ).fetchone()
     assert held == (0,)
 
