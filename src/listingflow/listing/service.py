@@ -24,6 +24,7 @@ from listingflow.optimization.service import (
     source_of,
 )
 from listingflow.product.service import product_service
+from listingflow.rules.types import Issue
 from listingflow.rules.types import Listing as Draft
 
 
@@ -123,7 +124,8 @@ class ListingService:
             grouped[listing.product_id].append(listing)
         return grouped
 
-    def _reassess(self, listing: Listing, product: Product) -> None:
+    def assess(self, listing: Listing, product: Product) -> tuple[list[Issue], Any]:
+        """A stored listing checked against its marketplace's rules now: (issues, score)."""
         draft = Draft(
             marketplace=listing.marketplace,
             title=listing.title,
@@ -134,7 +136,11 @@ class ListingService:
             images=list(listing.images),
             language=listing.language,
         )
-        issues, score = optimization_service.assess(draft, listing.marketplace, source_of(product))
+        return optimization_service.assess(draft, listing.marketplace, source_of(product))
+
+    def reassess(self, listing: Listing, product: Product) -> None:
+        """Validate and score a loaded listing again, in memory (the caller flushes)."""
+        issues, score = self.assess(listing, product)
         listing.issues = issues_json(issues)
         listing.score = score.total
         listing.breakdown = _breakdown(score)
@@ -142,7 +148,7 @@ class ListingService:
     async def validate(self, session: AsyncSession, workspace_id: int, listing_id: int) -> Listing:
         listing = await self.get(session, workspace_id, listing_id)
         product = await product_service.get(session, workspace_id, listing.product_id)
-        self._reassess(listing, product)
+        self.reassess(listing, product)
         await session.flush()
         return listing
 
@@ -162,7 +168,7 @@ class ListingService:
             listing.edited = True
             listing.status = ListingStatus.DRAFT.value
             listing.approved_at = None
-        self._reassess(listing, product)
+        self.reassess(listing, product)
         await product_service.mark_optimized(session, product, score=listing.score)
         await session.flush()
         return listing

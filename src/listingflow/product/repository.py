@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -98,6 +99,18 @@ class ProductRepository:
             select(Product).where(Product.id == product_id, Product.workspace_id == workspace_id)
         )
         return result.scalar_one_or_none()
+
+    async def get_many(
+        self, session: AsyncSession, workspace_id: int, product_ids: Sequence[int]
+    ) -> list[Product]:
+        if not product_ids:
+            return []
+        result = await session.execute(
+            select(Product).where(
+                Product.workspace_id == workspace_id, Product.id.in_(list(product_ids))
+            )
+        )
+        return list(result.scalars())
 
     async def delete(self, session: AsyncSession, workspace_id: int, product_id: int) -> bool:
         result = await session.execute(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -77,6 +78,13 @@ class ProductService:
         if product is None:
             raise NotFound(f"product {product_id} not found")
         return product
+
+    async def get_many(
+        self, session: AsyncSession, workspace_id: int, product_ids: Sequence[int]
+    ) -> dict[int, Product]:
+        """The workspace's products among these ids, in one query (absent ids are left out)."""
+        rows = await product_repository.get_many(session, workspace_id, product_ids)
+        return {product.id: product for product in rows}
 
     async def mark_optimized(self, session: AsyncSession, product: Product, *, score: int) -> None:
         """The product's v1 status and score follow its latest listing."""

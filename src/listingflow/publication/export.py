@@ -24,14 +24,13 @@ from listingflow.exceptions import BadRequest, Conflict, ValidationFailed
 from listingflow.integrations.marketplaces import registry
 from listingflow.integrations.marketplaces.base import Offer
 from listingflow.integrations.marketplaces.kaufland import STOREFRONTS
+from listingflow.listing.service import listing_service
 from listingflow.models import Listing, Product
-from listingflow.optimization.service import optimization_service, source_of
 from listingflow.publication.connections import connection_service
 from listingflow.publication.export_repository import export_repository
 from listingflow.publication.offers import offer_for
 from listingflow.publication.pricing import pricing_service
 from listingflow.rules.pricing import PriceRule, PricingError, quote
-from listingflow.rules.types import Listing as Draft
 from listingflow.rules.types import Severity
 
 log = structlog.get_logger()
@@ -110,18 +109,8 @@ def check_export_marketplace(marketplace: str | None, field_name: str = "marketp
     return value
 
 
-def _blocking(listing: Listing, product: Product, marketplace: str) -> list[str]:
-    draft = Draft(
-        marketplace=marketplace,
-        title=listing.title,
-        description=listing.description,
-        bullets=list(listing.bullets or ()),
-        keywords=list(listing.keywords or ()),
-        attributes=dict(listing.attributes or {}),
-        images=list(listing.images or ()),
-        language=listing.language,
-    )
-    issues, _ = optimization_service.assess(draft, marketplace, source_of(product))
+def _blocking(listing: Listing, product: Product) -> list[str]:
+    issues, _ = listing_service.assess(listing, product)
     return [issue.message for issue in issues if issue.severity is Severity.ERROR]
 
 
@@ -197,7 +186,7 @@ class ExportService:
             if listing is None:
                 report.skip(product.id, f"not optimized for {marketplace}")
                 continue
-            errors = _blocking(listing, product, marketplace)
+            errors = _blocking(listing, product)
             if errors:
                 report.skip(product.id, "the listing breaks the rules: " + "; ".join(errors[:3]))
                 continue

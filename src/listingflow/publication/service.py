@@ -172,21 +172,24 @@ class PublicationService:
     async def _prepare(
         self, session: AsyncSession, job: Job, items: Sequence[JobItem]
     ) -> tuple[list[_Ready], list[ItemOutcome], list[dict[str, Any]]]:
-        """Validate and price each item; those that may not go out fail here with the reason."""
+        """Validate and price each item; those that may not go out fail here with the reason.
+        The batch's products and listings are loaded in two queries, not per item."""
         marketplace = str(job.params["marketplace"])
         ready: list[_Ready] = []
         outcomes: list[ItemOutcome] = []
         attempts: list[dict[str, Any]] = []
+        ids = [item.product_id for item in items if item.product_id is not None]
+        products = await product_service.get_many(session, job.workspace_id, ids)
+        listings = await listing_service.by_product(session, job.workspace_id, ids)
         for item in items:
-            assert item.product_id is not None
-            try:
-                product, listings = await listing_service.for_product(
-                    session, job.workspace_id, item.product_id
-                )
-            except NotFound as exc:
-                outcomes.append(ItemOutcome(item, False, error=exc.message, status_code=404))
+            product = products.get(item.product_id or 0)
+            if product is None:
+                error = f"product {item.product_id} not found"
+                outcomes.append(ItemOutcome(item, False, error=error, status_code=404))
                 continue
-            listing = next((x for x in listings if x.marketplace == marketplace), None)
+            listing = next(
+                (x for x in listings.get(product.id, []) if x.marketplace == marketplace), None
+            )
             if listing is None:
                 outcomes.append(
                     ItemOutcome(
@@ -198,7 +201,7 @@ class PublicationService:
                     )
                 )
                 continue
-            listing = await listing_service.validate(session, job.workspace_id, listing.id)
+            listing_service.reassess(listing, product)
             base: dict[str, Any] = {
                 "workspace_id": job.workspace_id,
                 "product_id": product.id,
