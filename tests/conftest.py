@@ -11,6 +11,7 @@ import os
 import secrets
 import shutil
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import httpx
@@ -199,6 +200,20 @@ async def make_api_key(app: FastAPI, workspace: str = "default") -> str:
         _, key = await auth_service.create_api_key(session, ws.id, name=f"test {workspace}")
         await session.commit()
     return key
+
+
+@asynccontextmanager
+async def running_app(settings: Settings) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient]]:
+    """An app of its own (lifespan run) and a client with a new API key, for tests that need
+    settings the `app` fixture does not have, or two apps side by side."""
+    application = create_app(settings)
+    async with LifespanManager(application):
+        key = await make_api_key(application)
+        transport = httpx.ASGITransport(app=application)
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://test", headers={"X-API-Key": key}
+        ) as client:
+            yield application, client
 
 
 @pytest.fixture

@@ -30,6 +30,7 @@ from listingflow.logging import CorrelationIdMiddleware, configure_logging
 from listingflow.middleware import BodySizeLimitMiddleware, HttpCacheMiddleware, MetricsMiddleware
 from listingflow.ops import metrics as ops_metrics
 from listingflow.ops.service import ops_service
+from listingflow.response_cache import ResponseCacheMiddleware
 from listingflow.security import (
     ERROR_SECURITY_HEADERS,
     DocsAccessMiddleware,
@@ -156,6 +157,8 @@ def install_error_handlers(app: FastAPI) -> None:
 
 # Answers that must never be cached: liveness, metrics, ops reports, jobs in progress.
 NO_STORE_PATHS = ("/health", "/metrics", "/api/ops", "/api/jobs", "/api/import/job")
+# Reads cached under the workspace's generation whose whole answer a process may keep and replay.
+CACHED_READS = frozenset({"/api/products", "/api/products/stats/summary"})
 # Files are sent as they are (length and ranges intact), never gzipped on the fly.
 DOWNLOAD_CONTENT_TYPES = (
     "application/octet-stream",
@@ -256,4 +259,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.add_middleware(MetricsMiddleware)  # outside gzip: times the whole answer's start
     app.add_middleware(CorrelationIdMiddleware)
+    app.add_middleware(
+        ResponseCacheMiddleware,
+        paths=CACHED_READS,
+        limits=app.state.abuse_limits,
+        seconds=settings.response_cache_seconds,
+    )
     return app

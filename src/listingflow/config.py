@@ -98,6 +98,13 @@ class Settings(BaseSettings):
         description="max-age of `Cache-Control: private` on GET JSON answers; 0 makes clients "
         "revalidate with the ETag every time (a 304 when nothing changed)",
     )
+    response_cache_seconds: float = Field(
+        default=5.0,
+        ge=0,
+        le=60,
+        description="seconds an API process may answer a repeated dashboard-stats or product-"
+        "list request from its memory, while the workspace's generation is unchanged; 0 is off",
+    )
 
     metrics_token: SecretStr | None = Field(
         default=None,

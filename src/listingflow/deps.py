@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Annotated
@@ -12,11 +10,12 @@ from fastapi import Depends, Request, Security
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from listingflow.auth.checked_keys import key_digest, recently_checked, remember_checked
 from listingflow.auth.service import auth_service
 from listingflow.db import Database
 from listingflow.exceptions import Unauthorized
 from listingflow.kit.actor import Actor, set_actor
-from listingflow.kit.cache import Cache, workspace_generation
+from listingflow.kit.cache import Cache
 from listingflow.kit.uow import UnitOfWork
 
 api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False, scheme_name="ApiKeyHeader")
@@ -45,31 +44,6 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
         yield session
 
 
-# API keys checked recently (by SHA-256) with their workspace's cache generation at that time:
-# a request with a known key skips the database. Any committed write to the workspace (a revoke
-# commits through the unit of work) moves the generation on, so the next request checks the
-# database again; entries also expire after KEY_CHECK_TTL seconds. Per process, bounded.
-KEY_CHECK_TTL = 60.0
-_checked_keys: dict[bytes, tuple[int, int, float]] = {}
-
-
-async def _recently_checked(cache: Cache, digest: bytes) -> int | None:
-    entry = _checked_keys.get(digest)
-    if entry is None or entry[2] < time.monotonic():
-        return None
-    workspace_id, generation, _ = entry
-    if await workspace_generation(cache, workspace_id) != generation:
-        return None
-    return workspace_id
-
-
-async def _remember_checked(cache: Cache, digest: bytes, workspace_id: int) -> None:
-    if len(_checked_keys) >= 10_000:
-        _checked_keys.clear()
-    generation = await workspace_generation(cache, workspace_id)
-    _checked_keys[digest] = (workspace_id, generation, time.monotonic() + KEY_CHECK_TTL)
-
-
 async def current_workspace_id(
     request: Request,
     x_api_key: Annotated[str | None, Security(api_key_header)] = None,
@@ -86,9 +60,11 @@ async def current_workspace_id(
     if known is not None and known[0] == presented:  # already checked for this request
         return int(known[1])
     cache = get_cache(request)
-    digest = hashlib.sha256(presented.encode()).digest()
-    workspace_id = await _recently_checked(cache, digest)
-    if workspace_id is None:
+    digest = key_digest(presented)
+    checked = await recently_checked(cache, digest)
+    if checked is not None:
+        workspace_id = checked[0]
+    else:
         database = get_database(request)
         try:
             async with database.read_sessionmaker() as session:
@@ -99,7 +75,7 @@ async def current_workspace_id(
             # A key made moments ago may not have reached the replica yet: the primary decides.
             async with database.sessionmaker() as session:
                 workspace_id = await auth_service.authenticate_api_key(session, presented)
-        await _remember_checked(cache, digest, workspace_id)
+        await remember_checked(cache, digest, workspace_id)
     request.state.api_key_workspace = (presented, workspace_id)
     request.state.workspace_id = workspace_id
     prefix = presented[:10]

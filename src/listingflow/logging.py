@@ -36,6 +36,12 @@ def configure_logging(level: str = "INFO", json_logs: bool = False) -> None:
     )
 
 
+def request_id_for(incoming: bytes) -> str:
+    """The caller's X-Request-ID when it is printable (64 characters at most), else a new one."""
+    text = incoming.decode("latin-1")
+    return text[:64] if text and text.isprintable() else uuid.uuid4().hex
+
+
 class CorrelationIdMiddleware:
     """Binds X-Request-ID (or a new one) to the log context and echoes it on the response."""
 
@@ -46,8 +52,7 @@ class CorrelationIdMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        incoming = dict(scope.get("headers") or []).get(b"x-request-id", b"").decode("latin-1")
-        request_id = incoming[:64] if incoming.isprintable() and incoming else uuid.uuid4().hex
+        request_id = request_id_for(dict(scope.get("headers") or []).get(b"x-request-id", b""))
         structlog.contextvars.bind_contextvars(request_id=request_id)
 
         async def send_with_id(message: Message) -> None:

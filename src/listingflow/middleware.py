@@ -187,6 +187,15 @@ def route_template(scope: Scope) -> str:
     return path if isinstance(path, str) and path else "unmatched"
 
 
+def observe_request(method: str, route: str, status: int, started: float) -> None:
+    """One answered request in the metrics: count, time to first byte (from `started`, a
+    perf_counter reading) and, for a 5xx, an error."""
+    HTTP_LATENCY.labels(method, route).observe(time.perf_counter() - started)
+    HTTP_REQUESTS.labels(method, route, str(status)).inc()
+    if status >= 500:
+        HTTP_ERRORS.labels(method, route).inc()
+
+
 class MetricsMiddleware:
     """Counts requests and errors and times each one to its response's first byte, labelled by
     method and route template. A long stream (SSE) is timed to its headers, so it does not
@@ -205,12 +214,7 @@ class MetricsMiddleware:
         def record(status: int) -> None:
             nonlocal recorded
             recorded = True
-            method: str = scope["method"]
-            route = route_template(scope)
-            HTTP_LATENCY.labels(method, route).observe(time.perf_counter() - started)
-            HTTP_REQUESTS.labels(method, route, str(status)).inc()
-            if status >= 500:
-                HTTP_ERRORS.labels(method, route).inc()
+            observe_request(scope["method"], route_template(scope), status, started)
 
         async def timed_send(message: Message) -> None:
             if message["type"] == "http.response.start" and not recorded:

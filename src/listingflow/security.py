@@ -132,10 +132,10 @@ class RateLimitMiddleware:
         if scope["type"] != "http" or not scope["path"].startswith(self.prefix):
             await self.app(scope, receive, send)
             return
-        client = scope.get("client")
-        refusal = await self.limits.check_request(
-            api_key=_presented_api_key(scope), client_ip=client[0] if client else None
-        )
+        if LIMITS_CHECKED in scope:  # counted already, by the response cache in front
+            refusal = scope[LIMITS_CHECKED]
+        else:
+            refusal = await count_request(self.limits, scope)
         if refusal is None:
             await self.app(scope, receive, send)
             return
@@ -153,7 +153,20 @@ class RateLimitMiddleware:
         return wrapped
 
 
-def _presented_api_key(scope: Scope) -> str | None:
+# Scope key under which a middleware in front records that it counted the request against the
+# limits, with the outcome (a Refusal, or None for allowed): it is never counted twice.
+LIMITS_CHECKED = "listingflow.limits_checked"
+
+
+async def count_request(limits: AbuseLimits, scope: Scope) -> Refusal | None:
+    """Counts one API request against its address and API key."""
+    client = scope.get("client")
+    return await limits.check_request(
+        api_key=presented_api_key(scope), client_ip=client[0] if client else None
+    )
+
+
+def presented_api_key(scope: Scope) -> str | None:
     for name, value in scope.get("headers") or ():
         key = name.lower()
         if key == b"x-api-key" and value:

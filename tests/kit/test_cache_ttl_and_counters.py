@@ -4,19 +4,13 @@ Redis shared by two app instances)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-
 import httpx
 import pytest
 import redis
-from asgi_lifespan import LifespanManager
-from fastapi import FastAPI
 from prometheus_client import REGISTRY
-from tests.conftest import make_api_key
+from tests.conftest import running_app
 from tests.factories import product_payload
 
-from listingflow.app import create_app
 from listingflow.config import Settings
 from listingflow.kit.cache import MemoryCache, RedisCache, cache_key
 
@@ -50,18 +44,6 @@ async def test_hits_and_misses_are_counted_on_the_instance_and_as_metrics(
     assert _counter(backend, "stats", "miss") - before[1] == 1
 
 
-@asynccontextmanager
-async def _client(settings: Settings) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient]]:
-    app = create_app(settings)
-    async with LifespanManager(app):
-        key = await make_api_key(app)
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(
-            transport=transport, base_url="http://test", headers={"X-API-Key": key}
-        ) as client:
-            yield app, client
-
-
 async def _import(client: httpx.AsyncClient, n: int) -> None:
     body = (
         await client.post("/api/import/batch", json=[product_payload() for _ in range(n)])
@@ -70,7 +52,7 @@ async def _import(client: httpx.AsyncClient, n: int) -> None:
 
 
 async def test_a_write_is_seen_at_once_with_the_in_process_cache(settings: Settings) -> None:
-    async with _client(settings) as (app, client):
+    async with running_app(settings) as (app, client):
         assert isinstance(app.state.cache, MemoryCache)
         await _import(client, 2)
         first = (await client.get("/api/products?page_size=5")).json()
@@ -91,7 +73,7 @@ async def test_a_write_through_one_app_is_seen_by_another_on_redis(
     settings: Settings, redis_url: str
 ) -> None:
     settings.redis_url = redis_url
-    async with _client(settings) as (_, writer), _client(settings) as (reader_app, reader):
+    async with running_app(settings) as (_, writer), running_app(settings) as (reader_app, reader):
         assert isinstance(reader_app.state.cache, RedisCache)
         await _import(writer, 2)
         assert (await reader.get("/api/products?page_size=5")).json()["total"] == 2
@@ -112,7 +94,7 @@ async def test_stats_and_list_pages_are_cached_with_the_ttl_settings(
     settings.redis_url = redis_url
     settings.cache_ttl_stats = 123
     settings.cache_ttl_list = 77
-    async with _client(settings) as (_, client):
+    async with running_app(settings) as (_, client):
         await _import(client, 1)
         assert (await client.get("/api/products/stats/summary")).status_code == 200
         assert (await client.get("/api/products")).status_code == 200

@@ -12,10 +12,13 @@ generation-versioned kinds (stats, list pages, counts, dashboard) in-process too
 never changes under its key (a write moves the generation, so readers ask for a new key), so
 only the generation itself must come from Redis; it is kept for 5 s at most, which bounds what a
 Redis that lost its generations (restarted empty, so numbers are reused) could serve stale.
+And RedisCache coalesces reads: callers asking for the same key share one GET, but only a GET
+not yet sent when they asked (`_coalesced_get`), so no answer is older than its question.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import threading
 import time
@@ -34,6 +37,11 @@ log = structlog.get_logger()
 
 
 class Cache(Protocol):
+    @property
+    def available(self) -> bool:
+        """False while the backend is unreachable (its reads are misses, its counters 0)."""
+        ...
+
     async def get(self, key: str) -> Any | None: ...
     async def set(self, key: str, value: Any, ttl: int) -> None: ...
     async def incr(self, key: str) -> int: ...
@@ -49,6 +57,10 @@ class MemoryCache:
         self._max = max_entries
         self.hits = 0
         self.misses = 0
+
+    @property
+    def available(self) -> bool:
+        return True
 
     async def get(self, key: str) -> Any | None:
         now = time.monotonic()
@@ -113,6 +125,12 @@ class RedisCache:
         self.misses = 0
         self.errors = 0
         self._down = False
+        self._waiting: dict[str, list[asyncio.Future[Any]]] = {}
+        self._fetching: dict[str, asyncio.Task[None]] = {}
+
+    @property
+    def available(self) -> bool:
+        return not self._down
 
     def _failed(self, operation: str, exc: Exception) -> None:
         self.errors += 1
@@ -138,7 +156,7 @@ class RedisCache:
                 return local[1]
             self._local.pop(key, None)
         try:
-            raw = await self._redis.get(key)
+            raw = await self._coalesced_get(key)
         except (RedisError, OSError) as exc:
             self._failed("get", exc)
             raw = None
@@ -154,6 +172,45 @@ class RedisCache:
         if self._versioned(key):
             self._remember(key, value, ttl=None)
         return value
+
+    async def _coalesced_get(self, key: str) -> Any:
+        """GET, shared by every caller that asked before it was sent.
+
+        A caller joins the batch waiting for the key's next GET; one task per key sends a GET
+        for the whole batch, and again for whoever asked meanwhile. A GET already on its way is
+        never shared with a later caller (it may predate that caller's own last write, say a
+        generation bump on another replica), so every answer is at least as new as its question,
+        as with a GET of one's own. Under load a few GETs serve many requests."""
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        waiting = self._waiting.get(key)
+        if waiting is not None:
+            waiting.append(future)
+        else:
+            self._waiting[key] = [future]
+            if key not in self._fetching:
+                self._fetching[key] = asyncio.create_task(self._fetch_for_waiters(key))
+        return await future
+
+    async def _fetch_for_waiters(self, key: str) -> None:
+        batch: list[asyncio.Future[Any]] = []
+        try:
+            while batch := self._waiting.pop(key, []):
+                try:
+                    raw = await self._redis.get(key)
+                except Exception as exc:
+                    for future in batch:
+                        if not future.done():
+                            future.set_exception(exc)
+                    continue
+                for future in batch:
+                    if not future.done():
+                        future.set_result(raw)
+        finally:
+            del self._fetching[key]
+            # Cancelled mid-GET (shutdown): nobody may wait forever for a task that is gone.
+            for future in (*batch, *self._waiting.pop(key, [])):
+                if not future.done():
+                    future.cancel()
 
     async def set(self, key: str, value: Any, ttl: int) -> None:
         try:
