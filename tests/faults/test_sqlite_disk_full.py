@@ -13,13 +13,10 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
-from asgi_lifespan import LifespanManager
 
-from listingflow.app import create_app
 from listingflow.config import Settings
-from tests.conftest import make_api_key
+from tests.conftest import running_app
 from tests.db.pgtools import missing
 from tests.factories import product_payload
 
@@ -63,57 +60,48 @@ async def test_a_full_disk_is_a_clear_507_and_the_database_stays_intact(
     path = tiny_disk / "listingflow.db"
     shutil.copy(sqlite_template, path)
     settings.database_url = f"sqlite:///{path}"
-    application = create_app(settings)
-    async with LifespanManager(application):
-        api_key = await make_api_key(application)
-        transport = httpx.ASGITransport(app=application)
-        async with httpx.AsyncClient(
-            transport=transport, base_url="http://test", headers={"X-API-Key": api_key}
-        ) as client:
-            earlier = _batch(0)[:20]
-            assert (await client.post("/api/import/batch", json=earlier)).status_code == 200
-            before = {
-                p["source_id"]: p
-                for p in (await client.get("/api/products", params={"page_size": 100})).json()[
-                    "items"
-                ]
-            }
-            assert len(before) == 20
+    async with running_app(settings) as (_, client):
+        earlier = _batch(0)[:20]
+        assert (await client.post("/api/import/batch", json=earlier)).status_code == 200
+        before = {
+            p["source_id"]: p
+            for p in (await client.get("/api/products", params={"page_size": 100})).json()["items"]
+        }
+        assert len(before) == 20
 
-            imported = len(earlier)
-            full = None
-            for n in range(1, 40):  # ~0.5 MB a batch: the 2 MB disk is full long before
-                response = await client.post("/api/import/batch", json=_batch(n * BATCH))
-                if response.status_code != 200:
-                    full = response
-                    break
-                imported += BATCH
-            assert full is not None, "the disk never filled"
-            assert full.status_code == 507, full.text
-            body = full.json()
-            assert body["code"] == "storage_full"
-            assert (
-                "disk is full" in body["detail"]
-                and "items before it were imported" in body["detail"]
-            ), body
+        imported = len(earlier)
+        full = None
+        for n in range(1, 40):  # ~0.5 MB a batch: the 2 MB disk is full long before
+            response = await client.post("/api/import/batch", json=_batch(n * BATCH))
+            if response.status_code != 200:
+                full = response
+                break
+            imported += BATCH
+        assert full is not None, "the disk never filled"
+        assert full.status_code == 507, full.text
+        body = full.json()
+        assert body["code"] == "storage_full"
+        assert (
+            "disk is full" in body["detail"] and "items before it were imported" in body["detail"]
+        ), body
 
-            # Any other write while the disk is full is the same clear answer, not a 500.
-            for _ in range(3):
-                single = await client.post(
-                    "/api/import/product", json=product_payload(description=TEXT * 20)
-                )
-                assert single.status_code == 507, single.text
-                assert single.json()["code"] == "storage_full"
+        # Any other write while the disk is full is the same clear answer, not a 500.
+        for _ in range(3):
+            single = await client.post(
+                "/api/import/product", json=product_payload(description=TEXT * 20)
+            )
+            assert single.status_code == 507, single.text
+            assert single.json()["code"] == "storage_full"
 
-            # Reads still work, and the earlier products are as they were.
-            listed = await client.get("/api/products", params={"page_size": 1})
-            assert listed.status_code == 200, listed.text
-            for product in before.values():
-                again = await client.get(f"/api/products/{product['id']}")
-                assert again.status_code == 200
-                assert again.json() == product
-            stats = await client.get("/api/products/stats/summary")
-            assert stats.status_code == 200, stats.text
+        # Reads still work, and the earlier products are as they were.
+        listed = await client.get("/api/products", params={"page_size": 1})
+        assert listed.status_code == 200, listed.text
+        for product in before.values():
+            again = await client.get(f"/api/products/{product['id']}")
+            assert again.status_code == 200
+            assert again.json() == product
+        stats = await client.get("/api/products/stats/summary")
+        assert stats.status_code == 200, stats.text
 
     with sqlite3.connect(path) as conn:
         assert conn.execute("PRAGMA integrity_check").fetchall() == [("ok",)]

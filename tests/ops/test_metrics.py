@@ -19,7 +19,7 @@ from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 from prometheus_client.parser import text_string_to_metric_families
 from pydantic import SecretStr
-from tests.conftest import make_api_key
+from tests.conftest import make_api_key, running_app
 from tests.factories import product_payload
 from tests.fakes.openai_server import FakeLLMServer
 from tests.ops.support import free_port, listingflow_env, wait_healthy
@@ -185,21 +185,15 @@ async def test_llm_calls_tokens_and_429s_come_from_the_engine(
     settings.llm_base_url = llm_server.base_url
     settings.llm_rpm = settings.llm_tpm = settings.llm_rpd = None
     settings.llm_deadline = 10
-    app = create_app(settings)
-    async with LifespanManager(app):
-        key = await make_api_key(app)
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(
-            transport=transport, base_url="http://test", headers={"X-API-Key": key}
-        ) as client:
-            before = await scrape(client)
-            body = (await client.post("/api/import/product", json=product_payload())).json()
-            llm_server.plan("rate_limited")  # one 429, then a good answer
-            response = await client.post(
-                f"/api/ai/optimize/{body['product_id']}?target_marketplace=ebay&engine=llm"
-            )
-            assert response.status_code == 200, response.text
-            after = await scrape(client)
+    async with running_app(settings) as (_, client):
+        before = await scrape(client)
+        body = (await client.post("/api/import/product", json=product_payload())).json()
+        llm_server.plan("rate_limited")  # one 429, then a good answer
+        response = await client.post(
+            f"/api/ai/optimize/{body['product_id']}?target_marketplace=ebay&engine=llm"
+        )
+        assert response.status_code == 200, response.text
+        after = await scrape(client)
     model = settings.llm_model
     calls = "listingflow_llm_calls_total"
     assert (

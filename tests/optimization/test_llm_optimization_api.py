@@ -6,13 +6,11 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from asgi_lifespan import LifespanManager
 from pydantic import SecretStr
-from tests.conftest import make_api_key
+from tests.conftest import running_app
 from tests.factories import product_payload
 from tests.fakes.openai_server import FakeLLMServer
 
-from listingflow.app import create_app
 from listingflow.config import Settings
 
 
@@ -146,26 +144,16 @@ async def test_llm_answers_are_shared_through_redis_by_every_process(
     payload = product_payload(source_id="SHARED-1", title="Czajnik elektryczny Bosch 1,7 l")
     calls = []
     for _ in range(2):
-        app = create_app(settings)
-        async with LifespanManager(app):
-            key = await make_api_key(app)
-            transport = httpx.ASGITransport(app=app)
-            async with httpx.AsyncClient(
-                transport=transport, base_url="http://test", headers={"X-API-Key": key}
-            ) as client:
-                product = (await client.post("/api/import/product", json=payload)).json()
-                # A hand edit makes the stored listing unusable, so only the cache can help.
-                url = f"/api/ai/optimize/{product['product_id']}?target_marketplace=ebay"
-                await client.post(url)
-                [listing] = (
-                    await client.get(f"/api/products/{product['product_id']}/listings")
-                ).json()
-                await client.patch(f"/api/listings/{listing['id']}", json={"title": "Czajnik"})
-                await client.post(url)
-                [listing] = (
-                    await client.get(f"/api/products/{product['product_id']}/listings")
-                ).json()
-                assert listing["engine"] == "llm"
+        async with running_app(settings) as (_, client):
+            product = (await client.post("/api/import/product", json=payload)).json()
+            # A hand edit makes the stored listing unusable, so only the cache can help.
+            url = f"/api/ai/optimize/{product['product_id']}?target_marketplace=ebay"
+            await client.post(url)
+            [listing] = (await client.get(f"/api/products/{product['product_id']}/listings")).json()
+            await client.patch(f"/api/listings/{listing['id']}", json={"title": "Czajnik"})
+            await client.post(url)
+            [listing] = (await client.get(f"/api/products/{product['product_id']}/listings")).json()
+            assert listing["engine"] == "llm"
         calls.append(len(llm.chat_requests))
     assert calls == [1, 1]
 
