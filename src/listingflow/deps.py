@@ -6,8 +6,10 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Annotated
 
+import structlog
 from fastapi import Depends, Request, Security
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from listingflow.auth.checked_keys import key_digest, recently_checked, remember_checked
@@ -17,6 +19,8 @@ from listingflow.exceptions import Unauthorized
 from listingflow.kit.actor import Actor, set_actor
 from listingflow.kit.cache import Cache
 from listingflow.kit.uow import UnitOfWork
+
+log = structlog.get_logger()
 
 api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False, scheme_name="ApiKeyHeader")
 bearer = HTTPBearer(auto_error=False, scheme_name="BearerApiKey")
@@ -42,6 +46,17 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
     """A session on the primary; the endpoint commits, anything else is rolled back on close."""
     async with get_database(request).sessionmaker() as session:
         yield session
+
+
+async def _record_use(database: Database, presented: str) -> None:
+    """last_used_at of a key just checked against the database (at most hourly per key), on
+    the primary and in its own transaction. A failure costs the note, never the request."""
+    try:
+        async with database.sessionmaker() as session:
+            await auth_service.record_api_key_use(session, presented)
+            await session.commit()
+    except SQLAlchemyError as exc:
+        log.warning("api_key.use_not_recorded", error=str(exc))
 
 
 async def current_workspace_id(
@@ -75,6 +90,7 @@ async def current_workspace_id(
             # A key made moments ago may not have reached the replica yet: the primary decides.
             async with database.sessionmaker() as session:
                 workspace_id = await auth_service.authenticate_api_key(session, presented)
+        await _record_use(database, presented)
         await remember_checked(cache, digest, workspace_id)
     request.state.api_key_workspace = (presented, workspace_id)
     request.state.workspace_id = workspace_id

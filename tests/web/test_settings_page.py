@@ -18,8 +18,11 @@ async def test_create_and_revoke_an_api_key(signed_in: tuple[httpx.AsyncClient, 
     assert key
     assert "&lt;b&gt;n8n&lt;/b&gt;" in created.text
     api = {"X-API-Key": key.group(1)}
+    unused = (await web.get("/settings")).text.count('<span class="muted">never</span>')
+    assert unused >= 1  # the new key's "Last used"
     assert (await web.get("/api/products", headers=api)).status_code == 200
     page = await web.get("/settings")
+    assert page.text.count('<span class="muted">never</span>') == unused - 1
     assert key.group(1) not in page.text  # shown once only
     key_id = re.search(r'action="/settings/api-keys/(\d+)/revoke"', page.text)
     assert key_id

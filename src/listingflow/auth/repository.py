@@ -34,6 +34,20 @@ class AuthRepository:
         )
         return result.scalar_one_or_none()
 
+    async def touch_api_key(
+        self, session: AsyncSession, key_hash: str, now: datetime, unless_since: datetime
+    ) -> None:
+        """Sets last_used_at to `now` unless it is already at or after `unless_since`."""
+        await session.execute(
+            update(ApiKey)
+            .where(
+                ApiKey.key_hash == key_hash,
+                ApiKey.revoked_at.is_(None),
+                (ApiKey.last_used_at.is_(None)) | (ApiKey.last_used_at < unless_since),
+            )
+            .values(last_used_at=now)
+        )
+
     async def api_keys(self, session: AsyncSession, workspace_id: int) -> list[ApiKey]:
         result = await session.execute(
             select(ApiKey).where(ApiKey.workspace_id == workspace_id).order_by(ApiKey.id)

@@ -24,6 +24,8 @@ from listingflow.models import DEFAULT_WORKSPACE_SLUG, ApiKey, WebhookSecret, Wo
 API_KEY_PREFIX = "lf_"
 WEBHOOK_SECRET_PREFIX = "whsec_"  # noqa: S105 (a prefix, not a secret)
 SETTINGS_SECRET_NAME = "LISTINGFLOW_WEBHOOK_SECRET"  # noqa: S105 (a label)
+# last_used_at is written at most this often per key: a key in use costs one UPDATE an hour.
+KEY_USE_RESOLUTION = timedelta(hours=1)
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 _SIGNATURE_PART = re.compile(r"^[0-9a-f]{64}$")
 
@@ -116,6 +118,15 @@ class AuthService:
         if key is None:
             raise Unauthorized("invalid or revoked API key")
         return key.workspace_id
+
+    async def record_api_key_use(self, session: AsyncSession, presented: str) -> None:
+        """Notes that the key was used (`last_used_at`, to the hour: KEY_USE_RESOLUTION), for
+        the keys page and the growth stage's active workspaces. Not a change of the workspace's
+        data: the caller commits it without moving the cache generation."""
+        now = utcnow()
+        await auth_repository.touch_api_key(
+            session, sha256_hex(presented), now, now - KEY_USE_RESOLUTION
+        )
 
     # --- webhook secrets ------------------------------------------------------------------
 
