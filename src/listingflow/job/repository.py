@@ -176,9 +176,10 @@ class JobRepository:
         self, session: AsyncSession, *, running_before: datetime, pending_before: datetime
     ) -> list[tuple[int, str, str | None]]:
         """(item id, job kind, job queue) of items stuck running (a worker died) or pending
-        with no message (lost on enqueue)."""
+        with no message (lost on enqueue), at most 10,000. Each job's kind and params are read
+        once, not on every item's row."""
         query = (
-            select(JobItem.id, Job.kind, Job.params)
+            select(JobItem.id, JobItem.job_id)
             .join(Job, Job.id == JobItem.job_id)
             .where(
                 Job.status.in_(_OPEN_JOB),
@@ -195,7 +196,18 @@ class JobRepository:
             .limit(10_000)
         )
         rows = (await session.execute(query)).all()
-        return [(int(r[0]), str(r[1]), (r[2] or {}).get("queue")) for r in rows]
+        if not rows:
+            return []
+        job_ids = {int(job_id) for _, job_id in rows}
+        jobs = {
+            int(job_id): (str(kind), (params or {}).get("queue"))
+            for job_id, kind, params in (
+                await session.execute(
+                    select(Job.id, Job.kind, Job.params).where(Job.id.in_(job_ids))
+                )
+            ).all()
+        }
+        return [(int(item_id), *jobs[int(job_id)]) for item_id, job_id in rows]
 
     async def requeue(self, session: AsyncSession, item_ids: Sequence[int]) -> None:
         await session.execute(
