@@ -61,6 +61,7 @@ class ResponseCacheMiddleware:
         seconds: float,
         max_entries: int = 512,
         max_body_bytes: int = 256 * 1024,
+        max_total_bytes: int = 32 * 1024 * 1024,
     ) -> None:
         self.app = app
         self.paths = paths
@@ -68,7 +69,14 @@ class ResponseCacheMiddleware:
         self.seconds = seconds
         self.max_entries = max_entries
         self.max_body_bytes = max_body_bytes
+        self.max_total_bytes = max_total_bytes
         self._entries: OrderedDict[EntryKey, Entry] = OrderedDict()
+        self._total_bytes = 0
+
+    @property
+    def held(self) -> tuple[int, int]:
+        """(entries, body bytes) this process holds."""
+        return len(self._entries), self._total_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if (
@@ -90,7 +98,10 @@ class ResponseCacheMiddleware:
         if refusal is not None:  # the limits middleware answers it, with every header
             await self.app(scope, receive, send)
             return
-        cache: Cache = scope["app"].state.cache
+        cache: Cache | None = getattr(scope["app"].state, "cache", None)
+        if cache is None:  # the lifespan has not run: nothing to check a generation with
+            await self.app(scope, receive, send)
+            return
         checked = await recently_checked(cache, key_digest(presented))
         # Unknown key: the stack checks it, and the next request may be answered here. Cache
         # down: a generation cannot be read (nor bumped by a write), so nothing is replayed.
@@ -162,6 +173,9 @@ class ResponseCacheMiddleware:
             for name, value in start.get("headers") or ()
             if bytes(name).lower() != b"x-request-id"
         )
+        replaced = self._entries.pop(key, None)
+        if replaced is not None:
+            self._total_bytes -= len(replaced.body)
         self._entries[key] = Entry(
             generation=generation,
             expires=started + self.seconds,
@@ -170,9 +184,11 @@ class ResponseCacheMiddleware:
             headers=headers,
             body=body,
         )
-        self._entries.move_to_end(key)
-        while len(self._entries) > self.max_entries:
-            self._entries.popitem(last=False)
+        self._total_bytes += len(body)
+        # Least recently stored first, while over either bound: memory per process is capped.
+        while len(self._entries) > self.max_entries or self._total_bytes > self.max_total_bytes:
+            _, evicted = self._entries.popitem(last=False)
+            self._total_bytes -= len(evicted.body)
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,6 +8,7 @@ import gzip
 
 import httpx
 import pytest
+from fastapi import FastAPI
 from prometheus_client import REGISTRY
 from sqlalchemy import select
 from tests.conftest import make_api_key, running_app
@@ -17,6 +18,7 @@ from listingflow.auth.service import auth_service
 from listingflow.config import Settings
 from listingflow.kit.uow import UnitOfWork
 from listingflow.models import ApiKey
+from listingflow.response_cache import ResponseCacheMiddleware
 
 STATS = "/api/products/stats/summary"
 LIST = "/api/products?page_size=20"
@@ -179,3 +181,29 @@ async def test_it_can_be_turned_off(settings: Settings) -> None:
         for _ in range(4):
             assert (await client.get(STATS)).status_code == 200
         assert _hits() == hits
+
+
+def _response_cache(app: FastAPI) -> ResponseCacheMiddleware:
+    layer = app.middleware_stack
+    while not isinstance(layer, ResponseCacheMiddleware):
+        layer = layer.app  # type: ignore[union-attr]
+    return layer
+
+
+async def test_memory_is_bounded_by_entries_and_bytes(settings: Settings) -> None:
+    async with running_app(settings) as (app, client):
+        await _import(client, 30)
+        for _ in range(2):
+            assert (await client.get(STATS)).status_code == 200
+        cache = _response_cache(app)
+        cache.max_entries = 3
+        for size in range(1, 6):  # five list pages, each its own entry
+            for _ in range(2):
+                assert (await client.get(f"/api/products?page_size={size}")).status_code == 200
+        entries, held = cache.held
+        assert entries == 3
+        cache.max_total_bytes = held // 2
+        assert (await client.get("/api/products?page_size=6")).status_code == 200
+        assert (await client.get("/api/products?page_size=6")).status_code == 200
+        entries, held = cache.held
+        assert held <= cache.max_total_bytes and entries < 3
