@@ -47,6 +47,7 @@ import time
 from pathlib import Path
 
 import redis
+from _support import stop_group
 
 ROOT = Path(__file__).resolve().parent.parent
 NOOP_TARGET = 2_000.0
@@ -59,21 +60,6 @@ def cpu_model() -> str:
             if line.startswith("model name"):
                 return line.split(":", 1)[1].strip()
     return platform.processor() or platform.machine()
-
-
-def stop_group(proc: subprocess.Popen[bytes]) -> None:
-    """SIGTERM the worker's process group, then SIGKILL it if it has not exited in 10 s."""
-    if proc.poll() is not None:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)  # stray children, if any
-        return
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(proc.pid, signal.SIGTERM)
-    with contextlib.suppress(subprocess.TimeoutExpired):
-        proc.wait(timeout=10)
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait(timeout=10)
 
 
 def run_case(
