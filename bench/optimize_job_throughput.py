@@ -164,9 +164,10 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         r.flushdb()
         r.close()
-    total = time.perf_counter() - started
+    total = now - started  # to the poll that saw the job finished, not the clean-up after it
     assert first is not None
-    steady = (now - first[0]) and (job["processed"] - first[1]) / (now - first[0])
+    span = now - first[0]
+    steady = (job["processed"] - first[1]) / span if span > 0 else float(job["processed"])
     waiting = sampler.waiting / sampler.active if sampler.active else 0.0
     print(
         f"  {args.processes} worker processes x {args.threads} threads, offline optimizer, "
