@@ -93,7 +93,7 @@ class ResponseCacheMiddleware:
         if presented is None or request.conditional:
             await self.app(scope, receive, send)
             return
-        refusal = await count_request(self.limits, scope)
+        refusal = await count_request(self.limits, scope, presented)
         scope[LIMITS_CHECKED] = refusal
         if refusal is not None:  # the limits middleware answers it, with every header
             await self.app(scope, receive, send)
@@ -113,7 +113,7 @@ class ResponseCacheMiddleware:
         entry = self._entries.get(key)
         if entry is not None and entry.generation == generation and entry.expires > started:
             cache_lookup("process", "lf:response:", hit=True)
-            await _replay(entry, request.request_id, send)
+            await _replay(entry, request_id_for(request.incoming_id), send)
             observe_request("GET", entry.route, entry.status, started)
             return
         cache_lookup("process", "lf:response:", hit=False)
@@ -195,7 +195,7 @@ class ResponseCacheMiddleware:
 class _Request:
     gzip: bool
     conditional: bool
-    request_id: str
+    incoming_id: bytes  # X-Request-ID as sent; a replay echoes it or makes one
 
 
 def _read_headers(scope: Scope) -> _Request:
@@ -211,7 +211,7 @@ def _read_headers(scope: Scope) -> _Request:
         elif lowered == b"x-request-id":
             incoming_id = value
     # As Starlette's GZipMiddleware decides: "gzip" anywhere in Accept-Encoding.
-    return _Request(b"gzip" in accept_encoding, conditional, request_id_for(incoming_id))
+    return _Request(b"gzip" in accept_encoding, conditional, incoming_id)
 
 
 async def _replay(entry: Entry, request_id: str, send: Send) -> None:

@@ -135,7 +135,7 @@ class RateLimitMiddleware:
         if LIMITS_CHECKED in scope:  # counted already, by the response cache in front
             refusal = scope[LIMITS_CHECKED]
         else:
-            refusal = await count_request(self.limits, scope)
+            refusal = await count_request(self.limits, scope, presented_api_key(scope))
         if refusal is None:
             await self.app(scope, receive, send)
             return
@@ -158,12 +158,10 @@ class RateLimitMiddleware:
 LIMITS_CHECKED = "listingflow.limits_checked"
 
 
-async def count_request(limits: AbuseLimits, scope: Scope) -> Refusal | None:
-    """Counts one API request against its address and API key."""
+async def count_request(limits: AbuseLimits, scope: Scope, api_key: str | None) -> Refusal | None:
+    """Counts one API request against its address and the API key it presented."""
     client = scope.get("client")
-    return await limits.check_request(
-        api_key=presented_api_key(scope), client_ip=client[0] if client else None
-    )
+    return await limits.check_request(api_key=api_key, client_ip=client[0] if client else None)
 
 
 def presented_api_key(scope: Scope) -> str | None:

@@ -24,6 +24,7 @@ from listingflow.optimization.service import (
     source_of,
 )
 from listingflow.product.service import product_service
+from listingflow.rules.scoring import Score
 from listingflow.rules.types import Issue
 from listingflow.rules.types import Listing as Draft
 
@@ -124,7 +125,7 @@ class ListingService:
             grouped[listing.product_id].append(listing)
         return grouped
 
-    def assess(self, listing: Listing, product: Product) -> tuple[list[Issue], Any]:
+    def assess(self, listing: Listing, product: Product) -> tuple[list[Issue], Score]:
         """A stored listing checked against its marketplace's rules now: (issues, score)."""
         draft = Draft(
             marketplace=listing.marketplace,
