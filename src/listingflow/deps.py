@@ -83,14 +83,16 @@ async def current_workspace_id(
         database = get_database(request)
         try:
             async with database.read_sessionmaker() as session:
-                workspace_id = await auth_service.authenticate_api_key(session, presented)
+                key = await auth_service.authenticate_api_key(session, presented)
         except Unauthorized:
             if not database.has_replica:
                 raise
             # A key made moments ago may not have reached the replica yet: the primary decides.
             async with database.sessionmaker() as session:
-                workspace_id = await auth_service.authenticate_api_key(session, presented)
-        await _record_use(database, presented)
+                key = await auth_service.authenticate_api_key(session, presented)
+        workspace_id = key.workspace_id
+        if auth_service.key_use_due(key):  # at most hourly: no write on most checks
+            await _record_use(database, presented)
         await remember_checked(cache, digest, workspace_id)
     request.state.api_key_workspace = (presented, workspace_id)
     request.state.workspace_id = workspace_id

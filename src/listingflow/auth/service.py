@@ -111,13 +111,17 @@ class AuthService:
             raise NotFound(f"API key {key_id} not found or already revoked", field="key_id")
         await audit_service.record(session, workspace_id, "api_key.revoke", "api_key", key_id)
 
-    async def authenticate_api_key(self, session: AsyncSession, presented: str) -> int:
-        """The workspace id the key belongs to, or Unauthorized."""
+    async def authenticate_api_key(self, session: AsyncSession, presented: str) -> ApiKey:
+        """The live key row (its workspace_id says whose it is), or Unauthorized."""
         # A SHA-256 lookup reveals nothing useful through timing: keys are 256-bit random.
         key = await auth_repository.api_key_by_hash(session, sha256_hex(presented))
         if key is None:
             raise Unauthorized("invalid or revoked API key")
-        return key.workspace_id
+        return key
+
+    def key_use_due(self, key: ApiKey) -> bool:
+        """Whether the key's last use is unrecorded or older than KEY_USE_RESOLUTION."""
+        return key.last_used_at is None or key.last_used_at < utcnow() - KEY_USE_RESOLUTION
 
     async def record_api_key_use(self, session: AsyncSession, presented: str) -> None:
         """Notes that the key was used (`last_used_at`, to the hour: KEY_USE_RESOLUTION), for
